@@ -1,0 +1,52 @@
+# The two commands: `make run` starts the site, `make test` runs every test.
+# Both create .venv from the locked requirements on first use.
+
+PYTHON ?= python3.13
+VENV := .venv
+BIN := $(VENV)/bin
+DEV_ENV := DEBUG=true
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run superuser test lint format lock clean
+
+$(BIN)/.installed: requirements/dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	@touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
+	$(DEV_ENV) $(BIN)/python manage.py load_default_essays
+	@echo
+	@echo "  Essay Forum runs at http://$(HOST):$(PORT)/ (development mode, SQLite in data/)."
+	@echo "  For the admin at http://$(HOST):$(PORT)/admin/, create an account first: make superuser"
+	@echo
+	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+superuser: install
+	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
+	$(DEV_ENV) $(BIN)/python manage.py createsuperuser
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Refresh the lock files after editing pyproject.toml (hashes only, no index URLs).
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.13 --universal --generate-hashes \
+		--no-emit-index-url --no-emit-find-links --quiet -o requirements/main.txt
+	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.13 --universal \
+		--generate-hashes --no-emit-index-url --no-emit-find-links --quiet -o requirements/dev.txt
+
+clean:
+	rm -rf $(VENV) data/staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Markdown to safe HTML: the one place where text becomes markup.
+
+Everything that shows Markdown on the site goes through this module, so there is
+one parser configuration and one allow-list to review.
+
+The parser is markdown-it-py (CommonMark) with raw HTML disabled; its output is then
+passed through bleach's allow-list. bleach is in maintenance mode (no new features,
+security fixes only). It stays safe here because it only ever sees HTML that our own
+renderer produced from Markdown with raw HTML switched off, never arbitrary HTML, and
+the strict Content-Security-Policy blocks inline script even if something slipped by.
+"""
+
+import hashlib
+import re
+
+import bleach
+from markdown_it import MarkdownIt
+
+ESSAY_TAGS = {
+    "p", "a", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "br", "hr",
+    "h3", "h4", "h5", "h6", "img", "table", "thead", "tbody", "tr", "th", "td", "s",
+}  # fmt: skip
+ESSAY_ATTRIBUTES = {
+    "p": ["id"],
+    "a": ["href", "title", "class", "aria-label"],
+    "img": ["src", "alt", "title"],
+    "ol": ["start"],
+    **{f"h{level}": ["id"] for level in range(3, 7)},
+}
+SAFE_PROTOCOLS = ["http", "https", "mailto"]
+
+_whitespace = re.compile(r"\s+")
+
+
+def paragraph_anchor(scope: str, text: str) -> str:
+    """A short id for a paragraph that survives edits elsewhere in the text.
+
+    It is derived from the paragraph's own words (and the section it belongs to),
+    not from its position, so inserting or removing other paragraphs leaves every
+    existing link to a passage working.
+    """
+    normalized = _whitespace.sub(" ", text).strip().lower()
+    digest = hashlib.sha1(f"{scope}\n{normalized}".encode(), usedforsecurity=False)
+    return "p-" + digest.hexdigest()[:8]
+
+
+def _essay_parser(scope: str) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
+    seen: dict[str, int] = {}
+
+    def paragraph_open(self, tokens, idx, options, env):
+        token = tokens[idx]
+        if token.level == 0:
+            anchor = paragraph_anchor(scope, tokens[idx + 1].content)
+            seen[anchor] = seen.get(anchor, 0) + 1
+            if seen[anchor] > 1:  # the same words twice in one section
+                anchor = f"{anchor}-{seen[anchor]}"
+            token.attrSet("id", anchor)
+            token.meta["anchor"] = anchor
+        return self.renderToken(tokens, idx, options, env)
+
+    def paragraph_close(self, tokens, idx, options, env):
+        opening = next(t for t in reversed(tokens[:idx]) if t.type == "paragraph_open")
+        anchor = opening.meta.get("anchor") if tokens[idx].level == 0 else None
+        if not anchor:
+            return self.renderToken(tokens, idx, options, env)
+        return (
+            f' <a class="pilcrow" href="#{anchor}" aria-label="Link to this paragraph">¶</a></p>\n'
+        )
+
+    def heading_open(self, tokens, idx, options, env):
+        # Section headings are h2 on the page, so headings inside a section start at h3.
+        token = tokens[idx]
+        token.tag = f"h{max(int(token.tag[1]), 3)}"
+        return self.renderToken(tokens, idx, options, env)
+
+    def heading_close(self, tokens, idx, options, env):
+        opening = next(t for t in reversed(tokens[:idx]) if t.type == "heading_open")
+        tokens[idx].tag = opening.tag
+        return self.renderToken(tokens, idx, options, env)
+
+    md.add_render_rule("paragraph_open", paragraph_open)
+    md.add_render_rule("paragraph_close", paragraph_close)
+    md.add_render_rule("heading_open", heading_open)
+    md.add_render_rule("heading_close", heading_close)
+    return md
+
+
+def render_essay(source: str, scope: str) -> str:
+    """Render a section's Markdown to HTML, with an anchor id on every paragraph.
+
+    `scope` (the section's slug) makes anchors unique across the whole essay page.
+    """
+    html = _essay_parser(scope).render(source)
+    return bleach.clean(
+        html,
+        tags=ESSAY_TAGS,
+        attributes=ESSAY_ATTRIBUTES,
+        protocols=SAFE_PROTOCOLS,
+        strip=True,
+    )

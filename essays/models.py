@@ -1,0 +1,83 @@
+from django.db import models
+from django.db.models import Count, Q
+from django.urls import reverse
+
+from essays.markup import render_essay
+
+
+class EssayQuerySet(models.QuerySet):
+    def published(self):
+        return self.filter(is_published=True)
+
+    def visible_to(self, user):
+        """Readers see published essays; staff also see drafts, to preview them."""
+        if user.is_authenticated and user.is_staff:
+            return self
+        return self.published()
+
+    def with_section_counts(self):
+        return self.annotate(section_count=Count("sections"))
+
+
+class Essay(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    summary = models.TextField(blank=True)
+    position = models.PositiveIntegerField(
+        default=0, help_text="Essays are listed by this number, lowest first."
+    )
+    is_published = models.BooleanField(
+        "published", default=True, help_text="Unpublished essays are visible to staff only."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EssayQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "title"]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("essay", args=[self.slug])
+
+
+class SectionQuerySet(models.QuerySet):
+    def in_order(self):
+        return self.order_by("position", "pk")
+
+
+class Section(models.Model):
+    essay = models.ForeignKey(Essay, on_delete=models.CASCADE, related_name="sections")
+    position = models.PositiveIntegerField(default=0)
+    heading = models.CharField(max_length=300)
+    slug = models.SlugField(max_length=200)
+    body_markdown = models.TextField("text (Markdown)", blank=True)
+    # Rendered once when the section is saved, never on a page view.
+    body_html = models.TextField(editable=False, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["essay", "slug"], name="section_slug_unique_in_essay"),
+            models.CheckConstraint(condition=~Q(slug=""), name="section_slug_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.heading
+
+    def save(self, *args, **kwargs):
+        self.body_html = render_essay(self.body_markdown, scope=self.slug)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"body_markdown", "slug"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "body_html"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("section", args=[self.essay.slug, self.slug])
