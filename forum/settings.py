@@ -6,6 +6,7 @@ insecure fallbacks: it refuses to start without a real SECRET_KEY.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import environ
@@ -55,7 +56,10 @@ def env_url(name: str, default: str, parse):
     """Parse a URL-style variable (DATABASE_URL, CACHE_URL, EMAIL_URL) with django-environ."""
     raw = env_str(name, default) or default
     try:
-        return parse(raw)
+        with warnings.catch_warnings():
+            # django-environ only warns about an unknown scheme; we refuse it below.
+            warnings.simplefilter("ignore", UserWarning)
+            return parse(raw)
     except (ImproperlyConfigured, ValueError, KeyError) as exc:
         raise ImproperlyConfigured(f"{name} is not a valid URL for this setting: {exc}") from None
 
@@ -145,7 +149,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_DIR = Path(env_str("DATA_DIR") or BASE_DIR / "data")
 DATABASE_URL_DEFAULT = f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
 database = env_url("DATABASE_URL", DATABASE_URL_DEFAULT, environ.Env.db_url_config)
-if database["ENGINE"] == "django.db.backends.sqlite3":
+DATABASE_POOL = {
+    "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0),
+    "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+    "timeout": 10,
+}
+if database.get("ENGINE") == "django.db.backends.sqlite3":
     if database["NAME"] != ":memory:":
         Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     database["OPTIONS"] = {
@@ -155,19 +164,15 @@ if database["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-elif database["ENGINE"] == "django.db.backends.postgresql":
+elif database.get("ENGINE") == "django.db.backends.postgresql":
     # psycopg 3's pool keeps connections warm per process; Django requires
     # CONN_MAX_AGE = 0 when the pool is on.
     database["CONN_MAX_AGE"] = 0
-    database.setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2, minimum=0),
-        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
-        "timeout": 10,
-    }
+    database.setdefault("OPTIONS", {})["pool"] = DATABASE_POOL
 else:
     raise ImproperlyConfigured(
-        "DATABASE_URL must start with sqlite:// or postgres:// "
-        f"(got an engine of {database['ENGINE']!r})."
+        "DATABASE_URL must look like sqlite:////path/db.sqlite3 or "
+        "postgres://user:password@host:5432/name."
     )
 DATABASES = {"default": database}
 
