@@ -58,9 +58,7 @@ class ImportReport:
 
     @property
     def changed_anything(self) -> bool:
-        return bool(
-            self.created or self.essay_changed or self.added or self.updated or self.pruned
-        )
+        return bool(self.created or self.essay_changed or self.added or self.updated or self.pruned)
 
 
 def read_essay_file(path: Path) -> ParsedEssay:
@@ -89,7 +87,9 @@ def parse_essay(data: bytes) -> ParsedEssay:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise EssayFormatError(f"the file is not UTF-8 text (bad byte at offset {exc.start})")
+        raise EssayFormatError(
+            f"the file is not UTF-8 text (bad byte at offset {exc.start})"
+        ) from None
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
     meta, body_start = _front_matter(lines)
@@ -159,7 +159,9 @@ def _sections(lines: list[str], start: int) -> list[ParsedSection]:
         if index == 0 and not body.strip():
             continue  # no text before the first heading: no introduction
         if len(heading) > max_heading:
-            raise EssayFormatError(f"line {number}: the heading is longer than {max_heading} characters")
+            raise EssayFormatError(
+                f"line {number}: the heading is longer than {max_heading} characters"
+            )
         slug = slugify(heading)[:200].strip("-")
         if not slug:
             raise EssayFormatError(

@@ -271,7 +271,9 @@ SECURE_CSP = {
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper() or "INFO"
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {LOG_LEVEL!r}).")
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR (got {LOG_LEVEL!r})."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

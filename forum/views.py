@@ -10,7 +10,9 @@ def home(request):
         Essay.objects.visible_to(request.user)
         .with_section_counts()
         .prefetch_related(
-            Prefetch("sections", queryset=Section.objects.in_order().only("essay", "heading", "slug"))
+            Prefetch(
+                "sections", queryset=Section.objects.in_order().only("essay", "heading", "slug")
+            )
         )
     )
     return render(request, "essays/home.html", {"essays": essays})

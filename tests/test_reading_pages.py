@@ -42,7 +42,7 @@ def test_essay_page_has_title_summary_contents_and_every_section_in_order(client
 
     assert response.status_code == 200
     html = response.text
-    assert "<h1 class=\"essay__title\">Open Source Meets Open Weights</h1>" in html
+    assert '<h1 class="essay__title">Open Source Meets Open Weights</h1>' in html
     contents = re.search(r'<nav class="toc".*?</nav>', html, re.S).group(0)
     headings = re.findall(r'class="toc__link" href="#([^"]+)"', contents)
     assert headings == list(essay.sections.in_order().values_list("slug", flat=True))
@@ -67,7 +67,9 @@ def test_section_page_shows_text_neighbours_and_the_place_for_discussion(client,
 
     assert response.status_code == 200
     html = response.text
-    assert '<h1 class="essay-section__heading" id="section-heading">The DeepSeek Moment</h1>' in html
+    assert (
+        '<h1 class="essay-section__heading" id="section-heading">The DeepSeek Moment</h1>' in html
+    )
     assert "China’s DeepSeek released its R1 model series" in html
     assert f'href="{section_url(essay, "when-the-product-is-the-risk")}" rel="prev"' in html
     assert f'href="{section_url(essay, "what-open-actually-enables")}" rel="next"' in html
@@ -127,7 +129,9 @@ def test_unpublished_essays_are_hidden_from_readers_and_shown_to_staff(client, e
 def test_pages_cost_a_fixed_number_of_queries(client, essay, django_assert_num_queries):
     # Add sections so an N+1 (a query per section) would show.
     for n in range(10):
-        Section.objects.create(essay=essay, heading=f"Extra {n}", slug=f"extra-{n}", position=10 + n)
+        Section.objects.create(
+            essay=essay, heading=f"Extra {n}", slug=f"extra-{n}", position=10 + n
+        )
 
     # Home: essays with their section counts; their sections (prefetch).
     with django_assert_num_queries(2):

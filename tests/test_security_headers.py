@@ -14,9 +14,8 @@ def page(client, essay):
 
 def csp_directives(response):
     policy = response.headers["Content-Security-Policy"]
-    return dict(
-        (name, values) for name, _, values in (d.strip().partition(" ") for d in policy.split(";"))
-    )
+    parts = (directive.strip().partition(" ") for directive in policy.split(";"))
+    return {name: values for name, _, values in parts}
 
 
 def test_the_policy_allows_only_this_site_and_nonced_inline_code(page):
