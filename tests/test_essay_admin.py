@@ -56,9 +56,7 @@ def test_sections_are_reordered_from_the_admin_list(client, staff, essay):
     reordered = list(essay.sections.in_order().values_list("slug", flat=True))
     assert reordered == [s.slug for s in reversed(sections)]
     html = client.get(essay.get_absolute_url()).text
-    assert html.index('id="the-question-that-remains-unanswered"') < html.index(
-        'id="introduction"'
-    )
+    assert html.index('id="the-question-that-remains-unanswered"') < html.index('id="introduction"')
 
 
 def test_the_admin_refuses_a_duplicate_section_slug_with_a_message(client, staff, essay):
