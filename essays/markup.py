@@ -12,9 +12,12 @@ the strict Content-Security-Policy blocks inline script even if something slippe
 
 import hashlib
 import re
+from functools import partial
 
 import bleach
+from bleach.linkifier import LinkifyFilter
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 ESSAY_TAGS = {
     "p", "a", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "br", "hr",
@@ -99,3 +102,45 @@ def render_essay(source: str, scope: str) -> str:
         protocols=SAFE_PROTOCOLS,
         strip=True,
     )
+
+
+# --- What people write: comments, bios ---------------------------------------------------
+
+USER_TAGS = {"p", "a", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "br"}
+USER_ATTRIBUTES = {"a": ["href", "rel"], "ol": ["start"]}
+USER_LINK_REL = "nofollow ugc noopener noreferrer"
+
+_user_parser = MarkdownIt("commonmark", {"html": False, "breaks": True})
+
+
+def _image_as_link(self, tokens, idx, options, env):
+    # People cannot embed images (tracking pixels, huge files); an image becomes a link.
+    token = tokens[idx]
+    src = escapeHtml(token.attrGet("src") or "")
+    label = escapeHtml(self.renderInlineAsText(token.children or [], options, env) or src)
+    return f'<a href="{src}">{label}</a>'
+
+
+_user_parser.add_render_rule("image", _image_as_link)
+
+
+def _mark_user_link(attrs, new=False):
+    attrs[(None, "rel")] = USER_LINK_REL
+    return attrs
+
+
+_user_cleaner = bleach.Cleaner(
+    tags=USER_TAGS,
+    attributes=USER_ATTRIBUTES,
+    protocols=SAFE_PROTOCOLS,
+    strip=True,
+    # Bare web addresses become links too; every link is marked as user content.
+    filters=[partial(LinkifyFilter, callbacks=[_mark_user_link], skip_tags={"pre", "code"})],
+)
+
+
+def render_user_text(source: str) -> str:
+    """Render Markdown someone typed into a small, safe subset of HTML."""
+    if not source.strip():
+        return ""
+    return _user_cleaner.clean(_user_parser.render(source)).strip()

@@ -1,13 +1,13 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from forum.models import User
 
-admin.site.site_header = f"{settings.SITE_NAME} administration"
-admin.site.site_title = settings.SITE_NAME
-
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    pass
+    fieldsets = [
+        *DjangoUserAdmin.fieldsets,
+        ("Profile", {"fields": ["display_name", "bio", "email_on_reply"]}),
+    ]
+    list_display = ["username", "email", "display_name", "is_staff", "is_active", "date_joined"]

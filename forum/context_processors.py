@@ -2,5 +2,8 @@ from django.conf import settings
 
 
 def site(request):
-    """The site's name, for page titles and headers."""
-    return {"site_name": settings.SITE_NAME}
+    """The site's name, and whether social sign-in is configured."""
+    return {
+        "site_name": settings.SITE_NAME,
+        "social_sign_in_enabled": bool(settings.SOCIALACCOUNT_PROVIDERS),
+    }

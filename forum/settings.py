@@ -67,6 +67,9 @@ def env_url(name: str, default: str, parse):
 # --- Core -----------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", False)
+# HTTPS is on by default in production. Turn it off only for a plain-HTTP deployment
+# on a private network (and for the test suite), never on the public internet.
+HTTPS = env_bool("HTTPS", not DEBUG)
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -93,6 +96,11 @@ for origin in CSRF_TRUSTED_ORIGINS:
         )
 
 # The admin lives under a configurable path so it is not where bots look first.
+# Number of reverse proxies in front of the app (Caddy in docker compose). With one
+# or more, the proxy's X-Forwarded-Proto says whether the request was HTTPS, and client
+# IPs (for rate limits) come from X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
 ADMIN_URL = env_str("ADMIN_URL", "admin/").strip("/") + "/"
 if ADMIN_URL == "/":
     raise ImproperlyConfigured("ADMIN_URL must not be empty.")
@@ -100,12 +108,19 @@ if ADMIN_URL == "/":
 INSTALLED_APPS = [
     "forum",
     "essays",
-    "django.contrib.admin",
+    "forum.apps.ForumAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.google",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +134,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
 
 ROOT_URLCONF = "forum.urls"
@@ -142,6 +159,12 @@ TEMPLATES = [
 ]
 
 AUTH_USER_MODEL = "forum.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Database ---------------------------------------------------------------------------
@@ -203,6 +226,60 @@ MAILERS = {"default": {"BACKEND": email["EMAIL_BACKEND"], "OPTIONS": email_optio
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Accounts (django-allauth) ------------------------------------------------------
+
+ACCOUNT_ADAPTER = "forum.adapters.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_USERNAME_MIN_LENGTH = 2
+ACCOUNT_USERNAME_BLACKLIST = ["admin", "administrator", "moderator", "staff", "deleted"]
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+# Bots fill every field; people never see this one.
+ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
+ACCOUNT_FORMS = {"signup": "forum.forms.SignupForm"}
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
+# Rate limits are allauth's defaults (ACCOUNT_RATE_LIMITS unset). They are counted in
+# the default cache, so every process shares them when CACHE_URL points at Redis.
+
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = SITE_NAME
+# Passkeys need a secure origin; http://localhost counts as one in browsers.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Staff must have two-factor authentication before they reach the admin.
+STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", False)
+
+USERSESSIONS_TRACK_ACTIVITY = True
+
+SOCIALACCOUNT_ADAPTER = "forum.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_PROVIDERS = {}
+for provider in ("github", "google"):
+    client_id = env_str(f"{provider.upper()}_CLIENT_ID")
+    client_secret = env_str(f"{provider.upper()}_CLIENT_SECRET")
+    if bool(client_id) != bool(client_secret):
+        raise ImproperlyConfigured(
+            f"{provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET must be set together."
+        )
+    if client_id:
+        SOCIALACCOUNT_PROVIDERS[provider] = {
+            "APPS": [{"client_id": client_id, "secret": client_secret}],
+            "SCOPE": ["user:email"] if provider == "github" else ["profile", "email"],
+            # Only trust an address the provider says it verified.
+            "VERIFIED_EMAIL": False,
+        }
+
+# Client IPs for rate limits: behind N trusted proxies, take the Nth address from the
+# right of X-Forwarded-For; with none, REMOTE_ADDR.
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
 # --- Passwords --------------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -232,18 +309,12 @@ STORAGES = {
 
 # --- Security ---------------------------------------------------------------------------
 
-# HTTPS is on by default in production. Turn it off only for a plain-HTTP deployment
-# on a private network (and for the test suite), never on the public internet.
-HTTPS = env_bool("HTTPS", not DEBUG)
 SECURE_SSL_REDIRECT = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
-# Number of reverse proxies in front of the app (Caddy in docker compose). With one
-# or more, the proxy's X-Forwarded-Proto tells Django whether the request was HTTPS.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"

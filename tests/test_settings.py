@@ -100,12 +100,20 @@ def test_the_env_example_passes_the_deployment_checklist_without_warnings():
     assert "System check identified no issues" in result.stdout
 
 
+def test_social_sign_in_needs_both_id_and_secret():
+    result = start({**GOOD, "GITHUB_CLIENT_ID": "abc"})
+
+    assert result.returncode != 0
+    assert "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together" in result.stderr
+
+
 def test_every_variable_the_settings_read_is_documented_in_the_env_example():
     settings_source = (ROOT / "forum" / "settings.py").read_text()
     example = (ROOT / ".env.example").read_text()
     import re
 
-    read = set(re.findall(r'env_(?:str|bool|int|list|url)\(\s*"([A-Z_]+)"', settings_source))
+    read = set(re.findall(r'env_(?:str|bool|int|list|url)\(\s*"([A-Z0-9_]+)"', settings_source))
+    read |= {f"{p}_CLIENT_{part}" for p in ("GITHUB", "GOOGLE") for part in ("ID", "SECRET")}
     undocumented = {name for name in read if f"{name}=" not in example}
 
     assert read, "the pattern found no variables"
