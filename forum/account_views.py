@@ -56,7 +56,7 @@ def export_data(request):
 
 
 @login_required
-@reauthentication_required(allow_get=True)
+@reauthentication_required
 @require_http_methods(["GET", "POST"])
 def delete_account(request):
     """Remove the account for good, after the person confirms their identity."""

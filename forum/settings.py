@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -266,7 +267,8 @@ for provider in ("github", "google"):
     client_secret = env_str(f"{provider.upper()}_CLIENT_SECRET")
     if bool(client_id) != bool(client_secret):
         raise ImproperlyConfigured(
-            f"{provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET must be set together."
+            f"{provider.upper()}_CLIENT_ID and {provider.upper()}_CLIENT_SECRET "
+            "must be set together."
         )
     if client_id:
         SOCIALACCOUNT_PROVIDERS[provider] = {

@@ -29,3 +29,13 @@ def staff(django_user_model):
     return django_user_model.objects.create_user(
         "sam", "sam@example.com", "a-long-password-2", is_staff=True, is_superuser=True
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Rate-limit counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
