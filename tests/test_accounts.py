@@ -29,7 +29,7 @@ def link_in(message):
 def assert_text_and_html(message):
     """Every mail has a plain-text body and an HTML alternative saying the same."""
     assert message.body.strip()
-    html = dict((mime, body) for body, mime in message.alternatives)["text/html"]
+    html = {mime: body for body, mime in message.alternatives}["text/html"]
     assert "Essay Forum" in html
     first_words = message.body.strip().splitlines()[0][:20]
     assert first_words.split(",")[0] in html
