@@ -221,3 +221,36 @@ def test_sessions_are_listed_and_can_be_ended(client):
 
     assert client.get("/").context["user"] == user
     assert not other_device.get("/").context["user"].is_authenticated
+
+
+def test_a_password_change_sends_a_security_notice_in_text_and_html(client):
+    user = verified_member()
+    client.post("/accounts/login/", {"login": "dana", "password": PASSWORD})
+
+    response = client.post(
+        "/accounts/password/change/",
+        {
+            "oldpassword": PASSWORD,
+            "password1": "another-long-passphrase",
+            "password2": "another-long-passphrase",
+        },
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("another-long-passphrase")
+    notice = mail.outbox[-1]
+    assert notice.to == ["dana@example.com"]
+    assert "password" in notice.subject.lower()
+    assert "If you do not recognize this change" in notice.body
+    assert_text_and_html(notice)
+
+
+def test_social_sign_in_is_offered_only_when_configured(client, settings):
+    assert "GitHub" not in client.get("/accounts/login/").text
+
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "github": {"APPS": [{"client_id": "id-123", "secret": "secret-456"}]}
+    }
+
+    assert "GitHub" in client.get("/accounts/login/").text
