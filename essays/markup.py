@@ -13,6 +13,7 @@ the strict Content-Security-Policy blocks inline script even if something slippe
 import hashlib
 import re
 from functools import partial
+from html import unescape
 
 import bleach
 from bleach.linkifier import LinkifyFilter
@@ -144,3 +145,17 @@ def render_user_text(source: str) -> str:
     if not source.strip():
         return ""
     return _user_cleaner.clean(_user_parser.render(source)).strip()
+
+
+_paragraph = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">(.*?)</p>', re.S)
+_tag = re.compile(r"<[^>]+>")
+
+
+def paragraphs(html: str) -> list[tuple[str, str]]:
+    """The anchored paragraphs of rendered essay HTML, as (anchor, plain text)."""
+    found = []
+    for anchor, inner in _paragraph.findall(html):
+        inner = re.sub(r'<a class="pilcrow"[^>]*>.*?</a>', "", inner)
+        text = _whitespace.sub(" ", unescape(_tag.sub("", inner))).strip()
+        found.append((anchor, text))
+    return found

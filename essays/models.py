@@ -1,8 +1,22 @@
+from dataclasses import dataclass
+
 from django.db import models
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from essays.markup import render_essay
+from essays.markup import paragraphs, render_essay
+
+QUOTE_CONTEXT = 40  # characters of context kept on each side of a quoted passage
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A quoted stretch of a section: the words, a little context, and its paragraph."""
+
+    text: str
+    before: str
+    after: str
+    anchor: str
 
 
 class EssayQuerySet(models.QuerySet):
@@ -28,6 +42,9 @@ class Essay(models.Model):
     )
     is_published = models.BooleanField(
         "published", default=True, help_text="Unpublished essays are visible to staff only."
+    )
+    discussion_closed = models.BooleanField(
+        default=False, help_text="Readers can still read every comment, but nobody can post."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -57,6 +74,9 @@ class Section(models.Model):
     body_markdown = models.TextField("text (Markdown)", blank=True)
     # Rendered once when the section is saved, never on a page view.
     body_html = models.TextField(editable=False, blank=True)
+    discussion_closed = models.BooleanField(
+        default=False, help_text="Readers can still read every comment, but nobody can post."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,3 +101,27 @@ class Section(models.Model):
 
     def get_absolute_url(self):
         return reverse("section", args=[self.essay.slug, self.slug])
+
+    def find_passage(self, quote: str, anchor: str = "") -> Passage | None:
+        """Where `quote` occurs in this section (whitespace-insensitive), preferring the
+        paragraph `anchor` names; None if the section does not contain those words."""
+        wanted = " ".join(quote.split())
+        if not wanted:
+            return None
+        found = paragraphs(self.body_html)
+        found.sort(key=lambda item: item[0] != anchor)  # the hinted paragraph first
+        for paragraph_anchor, text in found:
+            start = text.find(wanted)
+            if start >= 0:
+                end = start + len(wanted)
+                return Passage(
+                    text=wanted,
+                    before=text[max(0, start - QUOTE_CONTEXT) : start],
+                    after=text[end : end + QUOTE_CONTEXT],
+                    anchor=paragraph_anchor,
+                )
+        return None
+
+    @property
+    def is_open_for_discussion(self) -> bool:
+        return not (self.discussion_closed or self.essay.discussion_closed)

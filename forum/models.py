@@ -1,6 +1,11 @@
+import time
+
 from django.contrib.auth.models import AbstractUser
-from django.db import models, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
 from django.urls import reverse
+from django.utils import timezone
 
 from essays.markup import render_user_text
 
@@ -52,8 +57,10 @@ class User(AbstractUser):
 
     def can_write(self) -> bool:
         """The one rule for posting, voting and reporting: a signed-in, active person
-        whose email address is verified."""
-        return self.is_authenticated and self.is_active and self.has_verified_email()
+        whose email address is verified. Remembered for the rest of the request."""
+        if not hasattr(self, "_can_write"):
+            self._can_write = self.is_active and self.has_verified_email()
+        return self._can_write
 
     def export_data(self) -> dict:
         """Everything the site stores about this person, for 'Download my data'."""
@@ -102,9 +109,277 @@ class User(AbstractUser):
     @transaction.atomic
     def delete_account(self, *, keep_comments: bool) -> None:
         """Remove this account and everything tied to it (emails, sessions, two-factor
-        devices, social logins). Other people's data is never touched.
+        devices, social logins, votes). Other people's data is never touched.
 
-        `keep_comments` decides what happens to what the person wrote: kept, under
-        "deleted user", so threads stay readable, or erased.
+        `keep_comments` decides what happens to what the person wrote: kept, shown under
+        "deleted user", so threads stay readable; or erased, each comment exactly as if
+        its author had deleted it (a "[deleted]" placeholder where others replied).
         """
-        self.delete()
+        sections = set(self.comments.values_list("section_id", flat=True))
+        if not keep_comments:
+            # Deepest first, so a comment whose replies all go can go too.
+            for comment in self.comments.order_by("-depth", "-pk"):
+                comment.delete_by_author()
+        for comment_id in self.votes.values_list("comment_id", flat=True):
+            Comment.objects.filter(pk=comment_id).update(score=F("score") - 1)
+        self.delete()  # what is kept loses its author: Comment.author is SET_NULL
+        for section_id in sections:
+            discussion_changed(section_id)
+
+
+# --- Discussion ---------------------------------------------------------------------------
+
+PATH_DIGITS = 7  # base-36 digits per level of the thread path: room for 78 billion comments
+
+
+def path_segment(pk: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while pk:
+        pk, rest = divmod(pk, 36)
+        out = digits[rest] + out
+    return out.rjust(PATH_DIGITS, "0")
+
+
+def discussion_changed(section_id: int) -> None:
+    """Invalidate every cached view of a section's discussion, once the change is
+    committed (so no reader caches the state from before it)."""
+    transaction.on_commit(lambda: cache.set(f"discussion:{section_id}", time.time_ns(), None))
+
+
+def discussion_version(section_id: int) -> int:
+    """A value that changes whenever the section's discussion does."""
+    key = f"discussion:{section_id}"
+    version = cache.get(key)
+    if version is None:  # never set, or evicted: a new value invalidates old copies
+        version = time.time_ns()
+        cache.add(key, version, None)
+        version = cache.get(key, version)
+    return version
+
+
+class CommentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The one rule for which comments a person may see: pages, permalinks, counts,
+        profiles and feeds all ask this. A comment its author deleted stays in place as
+        a "[deleted]" placeholder, because it only survives while it has replies."""
+        return self.filter(status__in=[Comment.Status.PUBLISHED, Comment.Status.DELETED])
+
+    def published(self):
+        return self.filter(status=Comment.Status.PUBLISHED)
+
+    def top_level(self):
+        return self.filter(parent__isnull=True)
+
+    def sorted_by(self, sort: str):
+        return self.order_by(*Comment.SORTS.get(sort, Comment.SORTS["oldest"]))
+
+    def with_author(self):
+        return self.select_related("author")
+
+    @transaction.atomic
+    def post(self, *, section, author, body, parent=None, passage=None, token=None):
+        """Store a new comment or reply. Returns (comment, created): a form sent twice
+        with the same token gets the first comment back instead of a second one."""
+        if token and (earlier := self.filter(author=author, submission_token=token).first()):
+            return earlier, False
+        if parent is not None:
+            # Lock the parent: its author cannot delete it while this reply is written.
+            parent = self.select_for_update().get(pk=parent.pk)
+        comment = Comment(
+            section=section,
+            author=author,
+            body=body,
+            parent=parent,
+            root_id=parent.thread_id if parent else None,
+            depth=parent.depth + 1 if parent else 0,
+            submission_token=token,
+        )
+        if passage:
+            comment.quote_text, comment.quote_before = passage.text, passage.before
+            comment.quote_after, comment.quote_anchor = passage.after, passage.anchor
+        comment.render()
+        try:
+            with transaction.atomic():
+                comment.save()
+        except IntegrityError:
+            # The same form arrived twice at the same moment; the other request won.
+            return self.get(author=author, submission_token=token), False
+        comment.path = (parent.path if parent else "") + path_segment(comment.pk)
+        self.filter(pk=comment.pk).update(path=comment.path)
+        if parent is not None:
+            self.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
+        discussion_changed(section.pk)
+        return comment, True
+
+
+class Comment(models.Model):
+    """A comment on a section, or a reply to another comment of the same section.
+
+    Thread order comes from `path`: the base-36 ids of every ancestor and of the comment
+    itself, fixed width, so sorting by path lists each thread depth-first with siblings
+    oldest first, straight from the database.
+    """
+
+    class Status(models.TextChoices):
+        PUBLISHED = "published", "published"
+        DELETED = "deleted", "deleted by its author"
+
+    SORTS = {
+        "oldest": ["created_at", "pk"],
+        "newest": ["-created_at", "-pk"],
+        "top": ["-score", "created_at", "pk"],
+    }
+
+    section = models.ForeignKey("essays.Section", on_delete=models.CASCADE, related_name="comments")
+    # RESTRICT: a comment with replies is never removed by accident, yet deleting a
+    # whole section still takes its threads with it.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="replies"
+    )
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.RESTRICT, related_name="+"
+    )
+    author = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="comments"
+    )
+    body = models.TextField(blank=True)
+    body_html = models.TextField(editable=False, blank=True)
+    quote_text = models.TextField(blank=True)
+    quote_before = models.CharField(max_length=200, blank=True)
+    quote_after = models.CharField(max_length=200, blank=True)
+    quote_anchor = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PUBLISHED)
+    path = models.TextField(editable=False, default="")
+    depth = models.PositiveIntegerField(editable=False, default=0)
+    reply_count = models.PositiveIntegerField(editable=False, default=0)
+    score = models.IntegerField(editable=False, default=0)
+    # A random token from the form: a form sent twice creates one comment.
+    submission_token = models.UUIDField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["path"]
+        indexes = [models.Index(fields=["section", "parent", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "submission_token"], name="comment_submitted_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Comment {self.pk} on {self.section_id}"
+
+    def get_absolute_url(self):
+        return reverse("comment", args=[self.pk])
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status == self.Status.DELETED
+
+    @property
+    def thread_id(self) -> int:
+        return self.root_id or self.pk
+
+    def ancestor_ids(self) -> list[int]:
+        return [
+            int(self.path[i : i + PATH_DIGITS], 36)
+            for i in range(0, len(self.path) - PATH_DIGITS, PATH_DIGITS)
+        ]
+
+    def render(self):
+        self.body_html = render_user_text(self.body)
+
+    @transaction.atomic
+    def edit(self, body: str) -> None:
+        """Replace the text, keeping the earlier one for moderators."""
+        if body == self.body:
+            return
+        CommentRevision.objects.create(
+            comment=self, body=self.body, created_at=self.edited_at or self.created_at
+        )
+        self.body = body
+        self.render()
+        self.edited_at = timezone.now()
+        self.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
+        discussion_changed(self.section_id)
+
+    @transaction.atomic
+    def delete_by_author(self) -> None:
+        """With replies, the comment becomes a "[deleted]" placeholder so the thread
+        stays whole; without, it disappears, and so does a placeholder parent left with
+        no replies."""
+        me = Comment.objects.select_for_update().get(pk=self.pk)
+        if Comment.objects.filter(parent=me).exists():
+            me.status = Comment.Status.DELETED
+            me.body = me.body_html = me.quote_text = me.quote_before = me.quote_after = ""
+            me.quote_anchor = ""
+            me.save()
+            me.revisions.all().delete()
+        else:
+            parent_id = me.parent_id
+            me.delete()
+            if parent_id:
+                Comment.objects.filter(pk=parent_id).update(reply_count=F("reply_count") - 1)
+                parent = Comment.objects.get(pk=parent_id)
+                if parent.is_deleted and parent.reply_count == 0:
+                    parent.delete_by_author()
+        self.status = me.status
+        discussion_changed(self.section_id)
+
+    def can_edit(self, user) -> bool:
+        return user.is_authenticated and self.author_id == user.pk and not self.is_deleted
+
+    def can_vote(self, user) -> bool:
+        return self.author_id != user.pk and not self.is_deleted and user.can_write()
+
+
+class CommentRevision(models.Model):
+    """An earlier text of an edited comment, kept for moderators."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="revisions")
+    body = models.TextField()
+    created_at = models.DateTimeField(help_text="When this text was written.")
+    replaced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-replaced_at"]
+
+
+class VoteQuerySet(models.QuerySet):
+    @transaction.atomic
+    def cast(self, user, comment) -> bool:
+        """Upvote once; a second vote by the same person changes nothing."""
+        try:
+            with transaction.atomic():
+                self.create(user=user, comment=comment)
+        except IntegrityError:
+            return False
+        Comment.objects.filter(pk=comment.pk).update(score=F("score") + 1)
+        discussion_changed(comment.section_id)
+        return True
+
+    @transaction.atomic
+    def withdraw(self, user, comment) -> bool:
+        deleted, _ = self.filter(user=user, comment=comment).delete()
+        if deleted:
+            Comment.objects.filter(pk=comment.pk).update(score=F("score") - 1)
+            discussion_changed(comment.section_id)
+        return bool(deleted)
+
+
+class Vote(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="votes")
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="votes")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = VoteQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "comment"], name="one_vote_per_person")
+        ]

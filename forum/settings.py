@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_htmx",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -135,6 +136,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
 ]
@@ -281,6 +283,16 @@ for provider in ("github", "google"):
 # Client IPs for rate limits: behind N trusted proxies, take the Nth address from the
 # right of X-Forwarded-For; with none, REMOTE_ADDR.
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
+# --- Discussion -----------------------------------------------------------------------------
+
+COMMENT_MAX_LENGTH = env_int("COMMENT_MAX_LENGTH", 10_000, minimum=100)
+# Top-level threads per page, each shown with its replies.
+COMMENTS_PAGE_SIZE = env_int("COMMENTS_PAGE_SIZE", 50, minimum=1)
+# Replies indent up to this depth; deeper ones continue on a page of their own.
+COMMENTS_DISPLAY_DEPTH = env_int("COMMENTS_DISPLAY_DEPTH", 6, minimum=1)
+# At most this many comments of one thread on a page, so a huge thread stays bounded.
+COMMENTS_THREAD_MAX = env_int("COMMENTS_THREAD_MAX", 200, minimum=10)
 
 # --- Passwords --------------------------------------------------------------------------
 

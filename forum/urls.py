@@ -1,13 +1,35 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
-from forum import account_views, views
+from forum import account_views, comment_views, views
+
+
+class IdConverter:
+    """A database id: digits, short enough for a 64-bit integer (no overflow errors)."""
+
+    regex = "[0-9]{1,18}"
+    to_python = int
+    to_url = str
+
+
+register_converter(IdConverter, "id")
+
+section = "essays/<slug:essay_slug>/<slug:section_slug>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("essays/<slug:essay_slug>/", views.essay_detail, name="essay"),
-    path("essays/<slug:essay_slug>/<slug:section_slug>/", views.section_detail, name="section"),
+    path(section, views.section_detail, name="section"),
+    path(f"{section}comments/", comment_views.post_comment, name="post_comment"),
+    path(f"{section}comments/preview/", comment_views.preview_comment, name="preview_comment"),
+    path("comments/<id:comment_id>/", comment_views.permalink, name="comment"),
+    path("comments/<id:comment_id>/thread/", comment_views.thread, name="thread"),
+    path("comments/<id:comment_id>/reply/", comment_views.reply, name="reply"),
+    path("comments/<id:comment_id>/edit/", comment_views.edit_comment, name="edit_comment"),
+    path("comments/<id:comment_id>/delete/", comment_views.delete_comment, name="delete_comment"),
+    path("comments/<id:comment_id>/vote/", comment_views.vote, name="vote"),
+    path("comments/<id:comment_id>/unvote/", comment_views.unvote, name="unvote"),
     path("people/<str:username>/", account_views.profile, name="profile"),
     path("accounts/settings/", account_views.account_settings, name="account_settings"),
     path("accounts/export/", account_views.export_data, name="account_export"),

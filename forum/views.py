@@ -1,7 +1,12 @@
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.vary import vary_on_headers
 
 from essays.models import Essay, Section
+from forum import caching
+from forum.forms import CommentForm
+from forum.models import Comment, discussion_version
+from forum.threads import SORT_LABELS, section_discussion, viewer_can_write
 
 
 def home(request):
@@ -21,31 +26,68 @@ def home(request):
 def essay_detail(request, essay_slug):
     """The whole essay on one page, with a table of contents."""
     essay = get_object_or_404(Essay.objects.visible_to(request.user), slug=essay_slug)
-    sections = essay.sections.in_order()
+    sections = list(essay.sections.in_order())
+    counts = dict(
+        Comment.objects.visible_to(request.user)
+        .published()
+        .filter(section__essay=essay)
+        .values_list("section")
+        .annotate(n=Count("pk"))
+    )
+    busiest = max(counts.values(), default=0)
+    for section in sections:
+        section.comment_count = counts.get(section.pk, 0)
+        # Share of the busiest section's discussion, for the small bar in the contents.
+        section.activity = round(100 * section.comment_count / busiest) if busiest else 0
     return render(request, "essays/essay.html", {"essay": essay, "sections": sections})
 
 
-def section_detail(request, essay_slug, section_slug):
-    """One section with previous/next navigation and its discussion."""
-    section = get_object_or_404(
+def visible_section(request, essay_slug, section_slug):
+    """The section at these slugs, if the viewer may read its essay; else 404."""
+    return get_object_or_404(
         Section.objects.select_related("essay").filter(
             essay__in=Essay.objects.visible_to(request.user)
         ),
         essay__slug=essay_slug,
         slug=section_slug,
     )
+
+
+@vary_on_headers("HX-Request")
+def section_detail(request, essay_slug, section_slug):
+    """One section with previous/next navigation and its discussion."""
+    section = visible_section(request, essay_slug, section_slug)
+    version = (
+        section.updated_at,
+        section.essay.updated_at,
+        section.discussion_closed,
+        section.essay.discussion_closed,
+        discussion_version(section.pk),
+    )
+    return caching.for_readers(request, version, lambda: render_section(request, section))
+
+
+def render_section(request, section, form=None, status=200):
+    discussion = section_discussion(
+        section, request.user, sort=request.GET.get("sort", ""), page_number=request.GET.get("page")
+    )
+    context = {
+        "essay": section.essay,
+        "section": section,
+        "discussion": discussion,
+        "sort_labels": SORT_LABELS,
+    }
+    if request.htmx:  # "load more": the next page of threads only
+        return render(request, "forum/discussion.html#thread-page", context)
     # An essay has tens of sections, not thousands: one query for the outline gives the
     # table of contents and both neighbours.
     outline = list(section.essay.sections.in_order().only("essay", "heading", "slug"))
     index = [s.pk for s in outline].index(section.pk)
-    return render(
-        request,
-        "essays/section.html",
-        {
-            "essay": section.essay,
-            "section": section,
-            "outline": outline,
-            "previous": outline[index - 1] if index > 0 else None,
-            "next": outline[index + 1] if index + 1 < len(outline) else None,
-        },
-    )
+    can_write = viewer_can_write(request.user)
+    context |= {
+        "outline": outline,
+        "previous": outline[index - 1] if index > 0 else None,
+        "next": outline[index + 1] if index + 1 < len(outline) else None,
+        "form": form or (CommentForm(section=section, user=request.user) if can_write else None),
+    }
+    return render(request, "essays/section.html", context, status=status)

@@ -136,11 +136,12 @@ def test_pages_cost_a_fixed_number_of_queries(client, essay, django_assert_num_q
     # Home: essays with their section counts; their sections (prefetch).
     with django_assert_num_queries(2):
         client.get("/")
-    # Essay: the essay; its sections.
-    with django_assert_num_queries(2):
+    # Essay: the essay; its sections; comment counts per section.
+    with django_assert_num_queries(3):
         client.get(essay_url(essay))
-    # Section: the section with its essay; the essay's outline.
-    with django_assert_num_queries(2):
+    # Section: the section with its essay; the count of comments (none yet); the
+    # essay's outline. (Pages with comments are pinned in test_discussion_queries.)
+    with django_assert_num_queries(3):
         client.get(section_url(essay, "extra-4"))
 
 

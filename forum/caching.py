@@ -1,0 +1,52 @@
+"""Anonymous readers' repeat views: conditional GET plus a shared page cache.
+
+A page's ETag is built from everything it shows: the code (templates and static files),
+the section and essay (their last change) and the discussion's version, which every
+comment, edit, deletion and vote changes. So a repeat view of an unchanged section costs
+a 304, and a first view by another reader a cache read, until something changes.
+"""
+
+import hashlib
+from functools import cache as memoize
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_cache_control, patch_vary_headers
+
+PAGE_TTL = 60 * 60
+
+
+@memoize
+def code_version() -> str:
+    """Changes when any template or static file does (a new release)."""
+    digest = hashlib.sha256()
+    for folder in (settings.BASE_DIR / "templates", settings.BASE_DIR / "static"):
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def for_readers(request, version_parts, build):
+    """Serve `build()` to anonymous GET requests with an ETag and from the cache."""
+    if request.user.is_authenticated or request.method != "GET" or len(get_messages(request)):
+        return build()
+    fingerprint = repr((code_version(), *version_parts, request.get_full_path(), request.htmx))
+    etag = '"' + hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + '"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    elif cached := cache.get(f"page:{etag}"):
+        response = HttpResponse(cached)
+    else:
+        response = build()
+        if response.status_code != 200:
+            return response
+        cache.set(f"page:{etag}", response.content, PAGE_TTL)
+    response["ETag"] = etag
+    patch_cache_control(response, no_cache=True)
+    patch_vary_headers(response, ["Cookie", "HX-Request"])
+    return response

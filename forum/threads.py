@@ -1,0 +1,113 @@
+"""Turning a section's comments into the threads a page shows, in a fixed number of queries.
+
+A page of top-level comments is chosen first (sorted and paginated), then every visible
+comment of those threads comes back in one query, already in thread order (by path) and
+capped per thread so that one enormous thread cannot make a page unbounded.
+"""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import F, Q, Window
+from django.db.models.functions import Coalesce, RowNumber
+
+from forum.models import Comment, Vote
+
+SORT_LABELS = {"oldest": "Oldest", "newest": "Newest", "top": "Top"}
+
+
+@dataclass
+class Node:
+    comment: Comment
+    replies: list["Node"] = field(default_factory=list)
+    # Replies exist below the display depth, or past the per-thread cap: the page links
+    # to a page of their own instead.
+    continues: bool = False
+    can_edit: bool = False
+    can_vote: bool = False
+    voted: bool = False
+
+
+@dataclass
+class Discussion:
+    threads: list[Node]
+    page: object
+    sort: str
+    total: int
+
+
+def viewer_can_write(user) -> bool:
+    return user.is_authenticated and user.can_write()
+
+
+def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
+    """The top-level threads on one page of a section's discussion, with their replies."""
+    sort = sort if sort in Comment.SORTS else "oldest"
+    top_level = Comment.objects.filter(section=section).visible_to(user).top_level()
+    paginator = Paginator(top_level.sorted_by(sort).only("pk"), settings.COMMENTS_PAGE_SIZE)
+    page = paginator.get_page(page_number)
+    root_ids = [comment.pk for comment in page.object_list]
+    comments = _thread_comments(
+        Comment.objects.filter(Q(pk__in=root_ids) | Q(root_id__in=root_ids)),
+        user,
+        max_depth=settings.COMMENTS_DISPLAY_DEPTH - 1,
+    )
+    order = {pk: index for index, pk in enumerate(root_ids)}
+    # Replies whose parent is not on the page (hidden, or past the cap) are left out.
+    tops = [node for node in _assemble(comments, user) if node.comment.pk in order]
+    threads = sorted(tops, key=lambda node: order[node.comment.pk])
+    return Discussion(threads=threads, page=page, sort=sort, total=paginator.count)
+
+
+def subthread(comment, user) -> list[Node]:
+    """`comment` and its replies, as deep as a page shows: "continue this thread"."""
+    comments = _thread_comments(
+        Comment.objects.filter(
+            Q(pk=comment.thread_id) | Q(root_id=comment.thread_id), path__startswith=comment.path
+        ),
+        user,
+        max_depth=comment.depth + settings.COMMENTS_DISPLAY_DEPTH - 1,
+    )
+    return [node for node in _assemble(comments, user) if node.comment.pk == comment.pk]
+
+
+def _thread_comments(queryset, user, *, max_depth: int) -> list[Comment]:
+    thread = Coalesce("root_id", "id")
+    return list(
+        queryset.visible_to(user)
+        .filter(depth__lte=max_depth)
+        .with_author()
+        .annotate(place=Window(RowNumber(), partition_by=[thread], order_by=F("path").asc()))
+        .filter(place__lte=settings.COMMENTS_THREAD_MAX)
+        .order_by("path")
+    )
+
+
+def _assemble(comments: list[Comment], user) -> list[Node]:
+    """Link comments (in path order) into trees; return the nodes without a parent here."""
+    can_write = viewer_can_write(user)
+    voted = set()
+    if can_write and comments:
+        voted = set(
+            Vote.objects.filter(user=user, comment__in=comments).values_list(
+                "comment_id", flat=True
+            )
+        )
+    nodes: dict[int, Node] = {}
+    tops: list[Node] = []
+    for comment in comments:
+        mine = user.is_authenticated and comment.author_id == user.pk
+        node = Node(
+            comment=comment,
+            can_edit=mine and not comment.is_deleted,
+            can_vote=can_write and not mine and not comment.is_deleted,
+            voted=comment.pk in voted,
+        )
+        nodes[comment.pk] = node
+        parent = nodes.get(comment.parent_id)
+        (parent.replies if parent else tops).append(node)
+    for node in nodes.values():
+        shown = len(node.replies)
+        node.continues = node.comment.reply_count > shown
+    return tops

@@ -1,0 +1,51 @@
+// Small enhancements on top of pages that work without JavaScript.
+"use strict";
+
+// "Respond to this passage": select words in a section and a button offers to quote
+// them in the comment form (which, without JavaScript, has a plain quote field).
+(function () {
+  const text = document.querySelector("[data-section-text]");
+  const form = document.querySelector("[data-comment-form]");
+  if (!text || !form) return;
+
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "quote-button";
+  button.textContent = "Respond to this passage";
+  button.hidden = true;
+  document.body.append(button);
+
+  function selectedPassage() {
+    const selection = window.getSelection();
+    if (!selection || selection.isCollapsed) return null;
+    const words = selection.toString().replace(/\s+/g, " ").trim();
+    if (!words || words.length > 1000) return null;
+    const start = selection.anchorNode && selection.anchorNode.parentElement;
+    const paragraph = start && start.closest("[data-section-text] p[id]");
+    if (!paragraph) return null;
+    return { words, anchor: paragraph.id, rect: selection.getRangeAt(0).getBoundingClientRect() };
+  }
+
+  document.addEventListener("selectionchange", () => {
+    const passage = selectedPassage();
+    if (!passage) {
+      button.hidden = true;
+      return;
+    }
+    button.hidden = false;
+    button.style.top = `${window.scrollY + passage.rect.bottom + 8}px`;
+    button.style.left = `${window.scrollX + passage.rect.left}px`;
+  });
+
+  button.addEventListener("click", () => {
+    const passage = selectedPassage();
+    const current = document.querySelector("[data-comment-form]");
+    if (!passage || !current) return;
+    current.querySelector("[name=quote]").value = passage.words;
+    current.querySelector("[name=quote_anchor]").value = passage.anchor;
+    button.hidden = true;
+    const body = current.querySelector("[name=body]");
+    body.scrollIntoView({ block: "center" });
+    body.focus();
+  });
+})();
