@@ -349,6 +349,9 @@ class CommentRevision(models.Model):
     class Meta:
         ordering = ["-replaced_at"]
 
+    def __str__(self):
+        return f"Earlier text of comment {self.comment_id}"
+
 
 class VoteQuerySet(models.QuerySet):
     @transaction.atomic
@@ -383,3 +386,6 @@ class Vote(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "comment"], name="one_vote_per_person")
         ]
+
+    def __str__(self):
+        return f"{self.user_id} upvoted comment {self.comment_id}"
