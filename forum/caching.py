@@ -35,7 +35,9 @@ def for_readers(request, version_parts, build):
     """Serve `build()` to anonymous GET requests with an ETag and from the cache."""
     if request.user.is_authenticated or request.method != "GET" or len(get_messages(request)):
         return build()
-    fingerprint = repr((code_version(), *version_parts, request.get_full_path(), request.htmx))
+    fingerprint = repr(
+        (code_version(), *version_parts, request.get_full_path(), bool(request.htmx))
+    )
     etag = '"' + hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + '"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()

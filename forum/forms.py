@@ -81,8 +81,9 @@ def comment_body_field():
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="Markdown: *emphasis*, **strong**, [links](https://…), > quotes, `code`.",
         error_messages={
+            "required": "Please write something first.",
             "max_length": "Please keep comments under %(limit_value)d characters "
-            "(this one has %(show_value)d)."
+            "(this one has %(show_value)d).",
         },
     )
 

@@ -259,7 +259,8 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # Staff must have two-factor authentication before they reach the admin.
 STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", False)
 
-USERSESSIONS_TRACK_ACTIVITY = True
+# Updating "last seen" would cost three queries on every signed-in request.
+USERSESSIONS_TRACK_ACTIVITY = False
 
 SOCIALACCOUNT_ADAPTER = "forum.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False

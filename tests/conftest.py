@@ -45,3 +45,50 @@ def fresh_cache():
 def fast_password_hashing(settings):
     """Production hashes passwords slowly on purpose; tests need not."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_member(username, *, verified=True):
+    from allauth.account.models import EmailAddress
+
+    from forum.models import User
+
+    user = User.objects.create_user(username, f"{username}@example.com", "a-long-password-1")
+    EmailAddress.objects.create(user=user, email=user.email, verified=verified, primary=True)
+    return user
+
+
+@pytest.fixture
+def ann(db):
+    """Ann writes comments."""
+    return make_member("ann")
+
+
+@pytest.fixture
+def ben(db):
+    """Ben answers them."""
+    return make_member("ben")
+
+
+@pytest.fixture
+def cal(db):
+    """Cal signed up but never confirmed his email address."""
+    return make_member("cal", verified=False)
+
+
+@pytest.fixture
+def section(essay):
+    return essay.sections.get(slug="the-deepseek-moment")
+
+
+@pytest.fixture
+def post(section):
+    """Post through the model, as a form would, for tests about what comes after."""
+    from forum.models import Comment
+
+    def post(author, body="A comment.", parent=None, on=None):
+        comment, _ = Comment.objects.post(
+            section=on or section, author=author, body=body, parent=parent
+        )
+        return comment
+
+    return post

@@ -1,0 +1,180 @@
+import random
+
+from allauth.account.models import EmailAddress
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from essays.models import Section
+from forum.models import Comment, User, Vote, discussion_changed, path_segment
+
+PHRASES = [
+    "open weights",
+    "the original calculus",
+    "community scrutiny",
+    "a fraction of the compute cost",
+    "alignment research",
+    "restricted releases",
+    "real-world agency",
+    "a programming library",
+    "the next decade",
+    "smaller labs",
+]
+WORDS_TEXT = """
+the a model release risk code open source weights research safety labs community argument
+access scrutiny trust harm value agency plan act system software license transparency benefit
+cost compute frontier closed public policy line draw people principle question answer history
+decade tool data training evaluation misuse
+"""
+WORDS = WORDS_TEXT.split()
+
+
+def sentence(rng: random.Random) -> str:
+    words = rng.choices(WORDS, k=rng.randint(6, 16))
+    if rng.random() < 0.3:
+        words.insert(rng.randrange(len(words)), f"*{rng.choice(PHRASES)}*")
+    if rng.random() < 0.1:
+        words.append(f"[source](https://example.org/{rng.randint(1, 999)})")
+    text = " ".join(words)
+    return text[0].upper() + text[1:] + rng.choice([".", ".", ".", "?", "!"])
+
+
+def body(rng: random.Random) -> str:
+    """Markdown of 50 to 800 characters: sentences, sometimes a quote or a list."""
+    target = rng.randint(50, 800)
+    parts: list[str] = []
+    if rng.random() < 0.15:
+        parts.append("> " + sentence(rng))
+    while sum(len(p) for p in parts) < target:
+        if rng.random() < 0.08:
+            parts.append("\n".join(f"- {sentence(rng)}" for _ in range(rng.randint(2, 3))))
+        else:
+            parts.append(" ".join(sentence(rng) for _ in range(rng.randint(1, 3))))
+    return "\n\n".join(parts)[:800].rstrip()
+
+
+class Command(BaseCommand):
+    help = (
+        "Adds a synthetic discussion to one section, for demos and benchmarks: creates "
+        "--users members named seed-user-N (verified, unusable passwords) if missing, then "
+        "--comments comments and replies (about --top-level of them top-level, none deeper "
+        "than --max-depth), with upvotes. Existing comments are kept. The same --seed "
+        "gives the same discussion."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--essay", help="essay slug (default: the first essay)")
+        parser.add_argument("--section", help="section slug (default: the first section)")
+        parser.add_argument("--comments", type=int, default=1000)
+        parser.add_argument("--top-level", type=int, default=150)
+        parser.add_argument("--users", type=int, default=60)
+        parser.add_argument("--max-depth", type=int, default=8)
+        parser.add_argument("--seed", type=int, default=1)
+
+    def handle(self, *args, **options):
+        count, top_level = options["comments"], options["top_level"]
+        if count < 1 or top_level < 1 or options["users"] < 1 or options["max_depth"] < 0:
+            raise CommandError("--comments, --top-level and --users must be at least 1.")
+        sections = Section.objects.select_related("essay").order_by("essay__position", "position")
+        if options["essay"]:
+            sections = sections.filter(essay__slug=options["essay"])
+        if options["section"]:
+            sections = sections.filter(slug=options["section"])
+        section = sections.first()
+        if section is None:
+            raise CommandError("No such section. Import an essay first (import_essay).")
+        rng = random.Random(options["seed"])  # noqa: S311  (repeatable demo data, not secrets)
+        with transaction.atomic():
+            users = self.members(options["users"])
+            comments = self.comments(section, users, rng, count, top_level, options["max_depth"])
+            votes = self.votes(comments, users, rng)
+            discussion_changed(section.pk)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Added {len(comments)} comments and {votes} votes to "
+                f"“{section.heading}” ({section.get_absolute_url()})."
+            )
+        )
+
+    def members(self, n: int) -> list[User]:
+        names = [f"seed-user-{i}" for i in range(1, n + 1)]
+        existing = set(User.objects.filter(username__in=names).values_list("username", flat=True))
+        new = [
+            User(username=name, email=f"{name}@example.invalid", display_name=name.title())
+            for name in names
+            if name not in existing
+        ]
+        for user in new:
+            user.set_unusable_password()
+        User.objects.bulk_create(new)
+        users = list(User.objects.filter(username__in=names))
+        EmailAddress.objects.bulk_create(
+            [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users],
+            ignore_conflicts=True,
+        )
+        return users
+
+    def comments(self, section, users, rng, count, top_level, max_depth) -> list[Comment]:
+        # Plan the tree first: each comment is top-level or answers an earlier one.
+        plan: list[int | None] = []  # index of the parent, or None
+        depth: list[int] = []
+        top_level = min(top_level, count)
+        starts = {0, *rng.sample(range(1, count), top_level - 1)} if count > 1 else {0}
+        for i in range(count):
+            if i in starts:
+                plan.append(None)
+                depth.append(0)
+                continue
+            candidates = [j for j in rng.sample(range(i), min(i, 8)) if depth[j] < max_depth]
+            parent = max(candidates, key=lambda j: depth[j]) if candidates else None
+            if parent is not None and rng.random() < 0.35:
+                parent = rng.choice(candidates)
+            plan.append(parent)
+            depth.append(depth[parent] + 1 if parent is not None else 0)
+
+        start = timezone.now() - timezone.timedelta(days=30)
+        made: list[Comment] = []
+        made_by_index: dict[int, Comment] = {}
+        # Create level by level, so every parent has its id (and path) before its replies.
+        for level in range(max(depth) + 1):
+            batch = []
+            for i, parent in enumerate(plan):
+                if depth[i] != level:
+                    continue
+                parent_comment = made_by_index[parent] if parent is not None else None
+                comment = Comment(
+                    section=section,
+                    author=rng.choice(users),
+                    body=body(rng),
+                    parent=parent_comment,
+                    root_id=parent_comment.thread_id if parent_comment else None,
+                    depth=level,
+                    created_at=start + timezone.timedelta(minutes=i * 7),
+                )
+                comment.render()
+                comment.plan_index = i
+                batch.append(comment)
+            Comment.objects.bulk_create(batch)
+            for comment in batch:
+                parent = plan[comment.plan_index]
+                prefix = made_by_index[parent].path if parent is not None else ""
+                comment.path = prefix + path_segment(comment.pk)
+                made_by_index[comment.plan_index] = comment
+            Comment.objects.bulk_update(batch, ["path"])
+            made.extend(batch)
+        for comment in made:
+            if comment.parent_id:
+                made_by_index[plan[comment.plan_index]].reply_count += 1
+        Comment.objects.bulk_update(made, ["reply_count"])
+        return made
+
+    def votes(self, comments, users, rng) -> int:
+        votes = []
+        for comment in comments:
+            voters = rng.sample(users, min(len(users), int(rng.paretovariate(1.5)) - 1))
+            voters = [u for u in voters if u.pk != comment.author_id]
+            comment.score = len(voters)
+            votes.extend(Vote(user=u, comment=comment) for u in voters)
+        Vote.objects.bulk_create(votes)
+        Comment.objects.bulk_update(comments, ["score"])
+        return len(votes)

@@ -1,0 +1,258 @@
+"""Posting comments and replies: who may, what is accepted, and what is refused."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from forum.models import Comment
+
+pytestmark = pytest.mark.django_db
+
+
+def post_url(section):
+    return reverse("post_comment", args=[section.essay.slug, section.slug])
+
+
+def send(client, section, body="Hello there.", htmx=False, **fields):
+    headers = {"HX-Request": "true"} if htmx else {}
+    data = {"body": body, "token": uuid.uuid4()} | fields
+    return client.post(post_url(section), data, headers=headers)
+
+
+# --- Who may post ---------------------------------------------------------------------
+
+
+def test_a_reader_without_an_account_is_asked_to_sign_in(client, section):
+    page = client.get(section.get_absolute_url())
+    assert "to join the discussion" in page.text
+    assert 'name="body"' not in page.text
+
+    response = send(client, section)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert not Comment.objects.exists()
+
+
+def test_an_unverified_member_cannot_post(client, section, cal):
+    client.force_login(cal)
+
+    assert "verify your email address" in client.get(section.get_absolute_url()).text
+    response = send(client, section)
+
+    assert response.status_code == 403
+    assert "verify your email address" in response.text
+    assert not Comment.objects.exists()
+
+
+def test_a_verified_member_posts_and_sees_the_comment_on_the_section(client, section, ann):
+    client.force_login(ann)
+
+    response = send(
+        client, section, body="I *disagree*, <script>alert(1)</script> see https://example.org"
+    )
+
+    comment = Comment.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("comment", args=[comment.pk])
+    assert (comment.author, comment.section, comment.parent, comment.depth) == (
+        ann,
+        section,
+        None,
+        0,
+    )
+    page = client.get(response["Location"], follow=True)
+    assert page.redirect_chain[-1][0].endswith(f"#c-{comment.pk}")
+    assert "I <em>disagree</em>" in page.text
+    assert "<script>alert(1)</script>" not in page.text
+    assert 'rel="nofollow ugc noopener noreferrer"' in page.text
+    assert "Your comment is published." in page.text
+
+
+def test_a_reply_records_its_true_parent_thread_and_depth(client, section, ann, ben, post):
+    question = post(ann, "Why?")
+    answer = post(ben, "Because.", parent=question)
+    client.force_login(ann)
+
+    send(client, section, body="I see.", parent=answer.pk)
+
+    reply = Comment.objects.latest("pk")
+    assert reply.parent == answer
+    assert reply.root == question
+    assert reply.depth == 2
+    assert reply.path.startswith(answer.path)
+    answer.refresh_from_db()
+    assert answer.reply_count == 1
+
+
+# --- What is refused, with a clear message ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "Please write something first."),
+        ("   \n\t  ", "Please write something first."),
+        ("nul \x00 byte", "Null characters are not allowed."),
+        ("bell \x07 ring", "control characters"),
+    ],
+)
+def test_empty_or_unprintable_text_is_refused(client, section, ann, body, message):
+    client.force_login(ann)
+
+    response = send(client, section, body=body)
+
+    assert response.status_code == 422
+    assert message in response.text
+    assert not Comment.objects.exists()
+
+
+def test_text_over_the_maximum_length_is_refused(client, section, ann, settings):
+    settings.COMMENT_MAX_LENGTH = 200
+    client.force_login(ann)
+
+    response = send(client, section, body="x" * 201)
+
+    assert response.status_code == 422
+    assert "Please keep comments under 200 characters (this one has 201)." in response.text
+    assert send(client, section, body="x" * 200).status_code == 302
+
+
+def test_a_huge_body_is_refused_not_crashed_on(client, section, ann):
+    client.force_login(ann)
+
+    response = send(client, section, body="y" * 2_000_000)
+
+    assert response.status_code == 422
+    assert not Comment.objects.exists()
+
+
+@pytest.mark.parametrize("parent", ["999999", "abc", "-1", "99999999999999999999999"])
+def test_a_reply_to_a_missing_or_malformed_parent_is_refused(client, section, ann, parent):
+    client.force_login(ann)
+
+    response = send(client, section, parent=parent)
+
+    assert response.status_code == 422
+    assert not Comment.objects.exists()
+
+
+def test_a_reply_to_a_comment_of_another_section_is_refused(client, essay, section, ann, ben, post):
+    elsewhere = post(ben, "On another section.", on=essay.sections.get(slug="introduction"))
+    client.force_login(ann)
+
+    response = send(client, section, parent=elsewhere.pk)
+
+    assert response.status_code == 422
+    assert "You can only reply to a comment on the same section." in response.text
+    assert Comment.objects.count() == 1
+
+
+@pytest.mark.parametrize("closed", ["section", "essay"])
+def test_nobody_can_post_where_the_discussion_is_closed(client, section, ann, closed):
+    target = section if closed == "section" else section.essay
+    target.discussion_closed = True
+    target.save()
+    client.force_login(ann)
+
+    assert (
+        "The discussion of this section is closed." in client.get(section.get_absolute_url()).text
+    )
+    response = send(client, section)
+
+    assert response.status_code == 422
+    assert "The discussion of this section is closed." in response.text
+    assert not Comment.objects.exists()
+
+
+def test_a_form_sent_twice_creates_one_comment(client, section, ann):
+    client.force_login(ann)
+    token = uuid.uuid4()
+
+    first = send(client, section, body="Once.", token=token)
+    second = send(client, section, body="Once.", token=token)
+
+    assert Comment.objects.count() == 1
+    assert first["Location"] == second["Location"]
+
+
+def test_posting_to_an_unpublished_essay_is_a_404_for_readers(client, section, ann):
+    section.essay.is_published = False
+    section.essay.save()
+    client.force_login(ann)
+
+    assert send(client, section).status_code == 404
+    assert not Comment.objects.exists()
+
+
+# --- Quoting a passage ---------------------------------------------------------------------
+
+
+def test_a_quoted_passage_is_stored_with_its_paragraph_and_context(client, section, ann):
+    client.force_login(ann)
+
+    send(client, section, body="This part.", quote="competitive   performance at a fraction")
+
+    comment = Comment.objects.get()
+    assert comment.quote_text == "competitive performance at a fraction"
+    assert comment.quote_before.endswith("because it had achieved ")
+    assert comment.quote_after.startswith(" of the compute cost")
+    assert comment.quote_anchor in section.body_html
+    page = client.get(section.get_absolute_url()).text
+    assert f'href="{section.get_absolute_url()}#{comment.quote_anchor}"' in page
+    assert "<mark>competitive performance at a fraction</mark>" in page
+
+
+def test_a_quote_that_is_not_in_the_section_is_refused(client, section, ann):
+    client.force_login(ann)
+
+    response = send(client, section, quote="words the essay never says")
+
+    assert response.status_code == 422
+    assert "That passage is not in this section" in response.text
+    assert not Comment.objects.exists()
+
+
+# --- Preview ---------------------------------------------------------------------------------
+
+
+def test_preview_renders_like_the_real_post_and_saves_nothing(client, section, ann):
+    client.force_login(ann)
+    url = reverse("preview_comment", args=[section.essay.slug, section.slug])
+
+    page = client.post(url, {"body": "**Bold** idea", "quote": "genuine shock"})
+    fragment = client.post(url, {"body": "**Bold** idea"}, headers={"HX-Request": "true"})
+
+    assert page.status_code == 200
+    assert "<strong>Bold</strong> idea" in page.text
+    assert "<mark>genuine shock</mark>" in page.text
+    assert 'name="body"' in page.text  # the form, filled in, to post for real
+    assert "<strong>Bold</strong> idea" in fragment.text
+    assert "<html" not in fragment.text
+    assert not Comment.objects.exists()
+
+
+# --- With JavaScript: the same views answer with fragments -----------------------------------
+
+
+def test_with_htmx_a_post_returns_the_new_comment_and_a_fresh_form(client, section, ann):
+    client.force_login(ann)
+
+    response = send(client, section, body="In place.", htmx=True)
+
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    assert "In place." in response.text
+    assert 'hx-swap-oob="true"' in response.text
+
+
+def test_with_htmx_errors_come_back_in_the_form_itself(client, section, ann):
+    client.force_login(ann)
+
+    response = send(client, section, body="", htmx=True)
+
+    assert response.status_code == 422
+    assert response["HX-Retarget"] == "this"
+    assert response["HX-Reswap"] == "outerHTML"
+    assert "Please write something first." in response.text

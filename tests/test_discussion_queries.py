@@ -1,0 +1,132 @@
+"""A section page costs a fixed number of queries however big its discussion is, and
+simultaneous writers never lose a reply or a vote (PostgreSQL)."""
+
+import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from forum.models import Comment, Vote
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(section, size):
+    call_command(
+        "seed_discussion",
+        "--section",
+        section.slug,
+        "--comments",
+        size,
+        "--top-level",
+        max(1, size // 7),
+        "--users",
+        12,
+        "--max-depth",
+        5,
+        stdout=StringIO(),
+    )
+
+
+def shown(html):
+    return len(re.findall(r'<article class="comment', html))
+
+
+@pytest.mark.parametrize("size", [12, 400])
+def test_an_anonymous_readers_section_page_costs_five_queries(
+    client, section, settings, size, django_assert_num_queries
+):
+    settings.COMMENTS_PAGE_SIZE = 1000
+    seed(section, size)
+
+    # The section and essay; the number of top-level comments; that page of them;
+    # every visible comment of those threads, in order, with authors; the outline.
+    with django_assert_num_queries(5):
+        response = client.get(section.get_absolute_url())
+
+    assert shown(response.text) == size
+
+
+@pytest.mark.parametrize("size", [12, 400])
+def test_a_members_section_page_costs_eight_queries(
+    client, section, ann, settings, size, django_assert_num_queries
+):
+    settings.COMMENTS_PAGE_SIZE = 1000
+    seed(section, size)
+    client.force_login(ann)
+    client.get("/")  # the member has been browsing: their session record exists
+
+    # The member (the session itself comes from the cache); the section and essay; the
+    # top-level count; that page; the threads; whether the member's email is verified;
+    # the member's votes among them; the outline.
+    with django_assert_num_queries(8):
+        response = client.get(section.get_absolute_url())
+
+    assert shown(response.text) == size
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency is tested on PostgreSQL (CI runs it there)")
+
+
+def run_at_once(work, count):
+    def job(n):
+        try:
+            return work(n)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(job, range(count)))
+
+
+def test_many_replies_at_once_to_one_comment_are_all_stored(
+    postgres_only, transactional_db, section
+):
+    people = [make_member(f"writer{n}") for n in range(8)]
+    root, _ = Comment.objects.post(section=section, author=people[0], body="Reply to me")
+
+    run_at_once(
+        lambda n: Comment.objects.post(
+            section=section, author=people[n % 8], body=f"Reply {n}", parent=root
+        ),
+        40,
+    )
+
+    root.refresh_from_db()
+    replies = Comment.objects.filter(parent=root)
+    assert replies.count() == 40
+    assert root.reply_count == 40
+    assert len(set(replies.values_list("path", flat=True))) == 40
+    assert all(path.startswith(root.path) for path in replies.values_list("path", flat=True))
+
+
+def test_the_same_form_sent_many_times_at_once_creates_one_comment(
+    postgres_only, transactional_db, section
+):
+    ann = make_member("ann")
+    token = uuid.uuid4()
+
+    results = run_at_once(
+        lambda n: Comment.objects.post(section=section, author=ann, body="Once", token=token), 10
+    )
+
+    assert Comment.objects.count() == 1
+    assert sum(created for _, created in results) == 1
+
+
+def test_votes_at_once_are_all_counted(postgres_only, transactional_db, section):
+    people = [make_member(f"voter{n}") for n in range(12)]
+    comment, _ = Comment.objects.post(section=section, author=people[0], body="Vote")
+
+    run_at_once(lambda n: Vote.objects.cast(people[1 + n % 11], comment), 33)
+
+    comment.refresh_from_db()
+    assert comment.score == Vote.objects.count() == 11

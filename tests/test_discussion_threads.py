@@ -1,0 +1,179 @@
+"""How threads appear: nesting, depth, sorting, pages, permalinks and counts."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def ids_on(html):
+    return [int(n) for n in re.findall(r'<article class="comment[^"]*" id="c-(\d+)"', html)]
+
+
+def test_replies_are_nested_under_their_parents_in_thread_order(client, section, ann, ben, post):
+    first = post(ann, "First thread")
+    second = post(ben, "Second thread")
+    reply = post(ben, "Reply to first", parent=first)
+    deeper = post(ann, "Reply to the reply", parent=reply)
+    late = post(ann, "Late reply to first", parent=first)
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert ids_on(html) == [first.pk, reply.pk, deeper.pk, late.pk, second.pk]
+    first_thread = html[html.index(f'id="c-{first.pk}"') : html.index(f'id="c-{second.pk}"')]
+    assert first_thread.count('<ol class="replies">') == 2  # reply, and the reply to it
+    assert '<details class="comment__fold" open>' in html  # collapsible without JavaScript
+
+
+def test_each_comment_shows_author_time_and_permalink(client, section, ann, post):
+    comment = post(ann, "Timed")
+    ann.display_name = "Ann Author"
+    ann.save()
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert 'href="/people/ann/">Ann Author</a>' in html
+    assert f'href="{reverse("comment", args=[comment.pk])}"' in html
+    assert re.search(
+        r'<time datetime="[^"]+" title="\d+ \w+ \d{4}, \d\d:\d\d \w+">now</time>', html
+    )
+
+
+def test_deep_threads_continue_on_a_page_of_their_own(client, section, ann, ben, settings, post):
+    settings.COMMENTS_DISPLAY_DEPTH = 3
+    chain = [post(ann, "Level 0")]
+    for level in range(1, 6):
+        chain.append(post(ben if level % 2 else ann, f"Level {level}", parent=chain[-1]))
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert ids_on(html) == [c.pk for c in chain[:3]]
+    assert f'href="{reverse("thread", args=[chain[2].pk])}">Continue this thread' in html
+
+    thread = client.get(reverse("thread", args=[chain[2].pk])).text
+    assert ids_on(thread) == [c.pk for c in chain[2:5]]
+    assert f'href="{reverse("comment", args=[chain[1].pk])}">↑ In reply to' in thread
+    # The true parent is stored whatever the display does.
+    assert chain[5].parent == chain[4]
+    assert chain[5].depth == 5
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("oldest", ["a", "b", "c"]),
+        ("newest", ["c", "b", "a"]),
+        ("top", ["b", "c", "a"]),
+        ("bogus", ["a", "b", "c"]),
+    ],
+)
+def test_threads_sort_by_the_choice_in_the_url(
+    client, section, ann, ben, cal, post, sort, expected
+):
+    from forum.models import Vote
+
+    comments = {name: post(ann, name) for name in "abc"}
+    for voter in (ben, cal):
+        Vote.objects.cast(voter, comments["b"])
+    Vote.objects.cast(ben, comments["c"])
+
+    html = client.get(f"{section.get_absolute_url()}?sort={sort}").text
+
+    assert ids_on(html) == [comments[name].pk for name in expected]
+
+
+def test_top_level_threads_are_paginated_with_all_their_replies(
+    client, section, ann, ben, settings, post
+):
+    settings.COMMENTS_PAGE_SIZE = 2
+    threads = [post(ann, f"Thread {n}") for n in range(5)]
+    reply = post(ben, "Reply on page two", parent=threads[2])
+
+    page_two = client.get(f"{section.get_absolute_url()}?page=2").text
+    page_one = client.get(section.get_absolute_url()).text
+
+    assert ids_on(page_one) == [threads[0].pk, threads[1].pk]
+    assert ids_on(page_two) == [threads[2].pk, reply.pk, threads[3].pk]
+    assert "Load more threads" in page_one
+    assert ids_on(client.get(f"{section.get_absolute_url()}?page=999").text) == [threads[4].pk]
+    assert ids_on(client.get(f"{section.get_absolute_url()}?page=x").text) == ids_on(page_one)
+
+
+def test_load_more_with_htmx_returns_only_the_next_threads(client, section, ann, settings, post):
+    settings.COMMENTS_PAGE_SIZE = 2
+    threads = [post(ann, f"Thread {n}") for n in range(3)]
+
+    response = client.get(f"{section.get_absolute_url()}?page=2", headers={"HX-Request": "true"})
+
+    assert "<html" not in response.text
+    assert ids_on(response.text) == [threads[2].pk]
+    assert "HX-Request" in response["Vary"]
+
+
+def test_a_huge_thread_stays_within_a_bounded_page(client, section, ann, ben, settings, post):
+    settings.COMMENTS_THREAD_MAX = 10
+    root = post(ann, "Popular")
+    for n in range(25):
+        post(ben, f"Reply {n}", parent=root)
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert len(ids_on(html)) == 10
+    assert f'href="{reverse("thread", args=[root.pk])}">Continue this thread' in html
+
+
+def test_a_permalink_opens_the_right_page_at_the_comment(client, section, ann, ben, settings, post):
+    settings.COMMENTS_PAGE_SIZE = 2
+    threads = [post(ann, f"Thread {n}") for n in range(5)]
+    reply = post(ben, "Deep in page three", parent=threads[4])
+
+    response = client.get(reverse("comment", args=[reply.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{section.get_absolute_url()}?sort=oldest&page=3#c-{reply.pk}"
+    assert reply.pk in ids_on(client.get(response["Location"]).text)
+
+
+@pytest.mark.parametrize(
+    "path", ["/comments/0/", "/comments/999999/", "/comments/99999999999999999999/thread/"]
+)
+def test_unknown_comments_are_a_404(client, db, path):
+    assert client.get(path).status_code == 404
+
+
+def test_the_essay_page_shows_each_sections_comment_count_and_activity(
+    client, essay, section, ann, post
+):
+    for n in range(3):
+        post(ann, f"Comment {n}")
+    post(ann, "Elsewhere", on=essay.sections.get(slug="introduction"))
+
+    html = client.get(essay.get_absolute_url()).text
+
+    assert 'aria-label="3 comments on “The DeepSeek Moment”"' in html
+    assert 'aria-label="1 comment on “Introduction”"' in html
+    assert 'aria-label="0 comments on “What “Open” Actually Enables”"' in html
+    assert '<rect class="activity__bar" width="100"' in html  # the busiest section
+    assert '<rect class="activity__bar" width="33"' in html
+
+
+def test_anonymous_repeat_views_are_answered_from_the_cache_until_the_discussion_changes(
+    client, section, ann, post, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    post(ann, "Before")
+    first = client.get(section.get_absolute_url())
+    etag = first["ETag"]
+
+    with django_assert_num_queries(1):  # just the section, for its version
+        unchanged = client.get(section.get_absolute_url(), headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+
+    with django_capture_on_commit_callbacks(execute=True):  # the version moves on commit
+        post(ann, "After")
+    changed = client.get(section.get_absolute_url(), headers={"If-None-Match": etag})
+
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert "After" in changed.text
