@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods
 
 from forum.forms import DeleteAccountForm, ProfileForm
@@ -48,8 +49,8 @@ def export_data(request):
         json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json"
     )
     stamp = timezone.now().strftime("%Y-%m-%d")
-    response["Content-Disposition"] = (
-        f'attachment; filename="essay-forum-{request.user.username}-{stamp}.json"'
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"essay-forum-{request.user.username}-{stamp}.json"
     )
     response["Cache-Control"] = "no-store"
     return response

@@ -1,31 +1,56 @@
-from allauth.account.decorators import secure_admin_login
+from allauth.account.authentication import get_authentication_records
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import admin, messages
-from django.shortcuts import redirect
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, resolve_url
+from django.urls import reverse
+from django.utils.http import urlencode
 
 
-def staff_may_enter(user) -> bool:
-    """Staff reach the admin; when STAFF_REQUIRE_2FA is on, only with two-factor set up."""
+def staff_may_enter(request) -> bool:
+    """Active staff reach the admin. With STAFF_REQUIRE_2FA on, only in a session that
+    passed a second factor: having one set up is not enough, since sessions signed in
+    before it was (on any device) never used it."""
+    user = request.user
     if not (user.is_active and user.is_staff):
         return False
-    return not settings.STAFF_REQUIRE_2FA or is_mfa_enabled(user)
+    if not settings.STAFF_REQUIRE_2FA:
+        return True
+    return any(
+        record.get("method") == "mfa" for record in get_authentication_records(request, user)
+    )
 
 
 class ForumAdminSite(admin.AdminSite):
-    """The admin signs people in through allauth, so it shares allauth's rate limits,
-    two-factor step and session tracking instead of having a second, weaker door."""
+    """The admin has no sign-in form of its own: people sign in through allauth, with
+    its rate limits and second factor, and then come back here."""
 
     site_header = f"{settings.SITE_NAME} administration"
     site_title = settings.SITE_NAME
     index_title = "Moderation and content"
 
     def has_permission(self, request):
-        return staff_may_enter(request.user)
+        return staff_may_enter(request)
 
     def login(self, request, extra_context=None):
+        index = reverse("admin:index", current_app=self.name)
         user = request.user
-        if user.is_authenticated and user.is_staff and not staff_may_enter(user):
-            messages.warning(request, "Set up two-factor authentication before you use the admin.")
-            return redirect("mfa_index")
-        return secure_admin_login(super().login)(request, extra_context)
+        if not user.is_authenticated:
+            next_url = request.GET.get(REDIRECT_FIELD_NAME) or index
+            login_url = resolve_url(settings.LOGIN_URL)
+            return redirect(f"{login_url}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")
+        if staff_may_enter(request):
+            return redirect(index)
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied("This account cannot use the admin.")
+        if is_mfa_enabled(user):
+            messages.info(request, "Confirm your second factor to use the admin.")
+            return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': index})}")
+        messages.warning(request, "Set up two-factor authentication before you use the admin.")
+        return redirect("mfa_index")
+
+    def password_change(self, request, extra_context=None):
+        # allauth's page: it checks the old password, rate-limits and sends a notice.
+        return redirect("account_change_password")

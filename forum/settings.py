@@ -277,7 +277,8 @@ for provider in ("github", "google"):
         SOCIALACCOUNT_PROVIDERS[provider] = {
             "APPS": [{"client_id": client_id, "secret": client_secret}],
             "SCOPE": ["user:email"] if provider == "github" else ["profile", "email"],
-            # Only trust an address the provider says it verified.
+            # Don't mark every address from the provider verified; allauth still trusts
+            # the provider's own "verified" flag and mails a confirmation otherwise.
             "VERIFIED_EMAIL": False,
         }
 
@@ -328,8 +329,9 @@ SECURE_SSL_REDIRECT = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# Covering subdomains and preloading are commitments that are hard to undo: opt in.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 if TRUSTED_PROXY_COUNT:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"

@@ -13,7 +13,20 @@ class IdConverter:
     to_url = str
 
 
+class UsernameConverter:
+    """What a username may contain (Django's validator), so odd bytes are simply a 404."""
+
+    regex = r"[\w.@+-]{1,150}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
 register_converter(IdConverter, "id")
+register_converter(UsernameConverter, "username")
 
 section = "essays/<slug:essay_slug>/<slug:section_slug>/"
 
@@ -30,7 +43,7 @@ urlpatterns = [
     path("comments/<id:comment_id>/delete/", comment_views.delete_comment, name="delete_comment"),
     path("comments/<id:comment_id>/vote/", comment_views.vote, name="vote"),
     path("comments/<id:comment_id>/unvote/", comment_views.unvote, name="unvote"),
-    path("people/<str:username>/", account_views.profile, name="profile"),
+    path("people/<username:username>/", account_views.profile, name="profile"),
     path("accounts/settings/", account_views.account_settings, name="account_settings"),
     path("accounts/export/", account_views.export_data, name="account_export"),
     path("accounts/delete/", account_views.delete_account, name="account_delete"),

@@ -254,3 +254,14 @@ def test_social_sign_in_is_offered_only_when_configured(client, settings):
     }
 
     assert "GitHub" in client.get("/accounts/login/").text
+
+
+def test_mail_html_links_only_to_this_site_and_escapes_everything_else(client):
+    sign_up(client, username="login.evil.example.com", email="eve@example.com")
+
+    html = {mime: body for body, mime in mail.outbox[0].alternatives}["text/html"]
+    confirm = link_in(mail.outbox[0])
+    assert f'<a href="http://testserver{confirm}">' in html
+    assert "login.evil.example.com" in html
+    assert 'href="http://login.evil' not in html
+    assert html.count("<a ") == 1

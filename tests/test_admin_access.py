@@ -30,7 +30,29 @@ def test_the_admin_sends_strangers_to_the_sites_sign_in_page(client):
     assert response["Location"] == "/admin/login/?next=/admin/"
     response = client.get(response["Location"])
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/?next=")
+    assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+
+
+def test_the_admin_has_no_password_form_of_its_own(client):
+    sam = person("sam", is_staff=True, is_superuser=True)
+    amy = person("amy", is_staff=True)
+    client.force_login(amy)
+
+    # Django's own admin login would switch to whoever's password is posted here.
+    response = client.post("/admin/login/", {"username": "sam", "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert client.get("/").context["user"] == amy
+    assert sam.pk != amy.pk
+
+
+def test_the_admins_password_change_is_allauths(client):
+    client.force_login(person("sam", is_staff=True, is_superuser=True))
+
+    response = client.get("/admin/password_change/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/password/change/"
 
 
 def test_a_signed_in_reader_is_refused_at_the_admin(client):
@@ -68,11 +90,26 @@ def test_when_required_staff_with_two_factor_reach_the_admin(client):
     secret = generate_totp_secret()
     TOTP.activate(sam, secret)
 
-    client.post("/accounts/login/", {"login": "sam", "password": PASSWORD})
+    response = client.post("/accounts/login/", {"login": "sam", "password": PASSWORD})
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    assert client.get("/admin/").status_code == 302  # the password alone does not open it
     code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
-    client.post("/accounts/2fa/authenticate/", {"code": code})
+    response = client.post("/accounts/2fa/authenticate/", {"code": code})
+    assert response.status_code == 302
 
     assert client.get("/admin/").status_code == 200
+
+
+@override_settings(STAFF_REQUIRE_2FA=True)
+def test_when_required_a_session_that_skipped_the_second_factor_must_confirm_it(client):
+    sam = person("sam", is_staff=True, is_superuser=True)
+    client.force_login(sam)  # signed in before two-factor was set up
+    TOTP.activate(sam, generate_totp_secret())
+
+    response = client.get("/admin/", follow=True)
+
+    assert response.redirect_chain[-1][0].startswith("/accounts/2fa/reauthenticate/")
+    assert "Confirm your second factor to use the admin." in response.text
 
 
 def test_the_admin_path_comes_from_the_environment():

@@ -64,7 +64,7 @@ def test_a_profile_shows_name_bio_and_member_since(client, dana):
     assert "Member since" in html
 
 
-@pytest.mark.parametrize("username", ["nobody", "%00", "x" * 500])
+@pytest.mark.parametrize("username", ["nobody", "%00", "a%00b", "x" * 500, "%F0%9F%92%A9"])
 def test_an_unknown_profile_is_a_404(client, dana, username):
     assert client.get(f"/people/{username}/").status_code == 404
 
@@ -230,3 +230,14 @@ def test_a_recovery_code_also_passes_the_second_step(client, dana):
     assert response.status_code == 302
     assert client.get("/").context["user"] == dana
     assert Authenticator.objects.filter(user=dana).count() == 2
+
+
+def test_the_export_file_name_survives_a_non_ascii_username(client):
+    user = member("zoë")
+    client.force_login(user)
+
+    response = client.get("/accounts/export/")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment; filename")
+    assert "essay-forum-zo" in response["Content-Disposition"]
