@@ -119,7 +119,9 @@ def edit_comment(request, comment_id):
     comment = get_comment(request, comment_id)
     if not comment.can_edit(request.user):
         raise PermissionDenied("You can only edit your own comments.")
-    form = EditCommentForm(request.POST or None, initial={"body": comment.body})
+    form = EditCommentForm(
+        request.POST or None, initial={"body": comment.body}, auto_id=f"edit{comment.pk}_%s"
+    )
     if request.method == "POST" and form.is_valid():
         comment.edit(form.cleaned_data["body"])
         if request.htmx:

@@ -104,6 +104,10 @@ class CommentForm(forms.Form):
 
     def __init__(self, *args, section, user, **kwargs):
         super().__init__(*args, **kwargs)
+        # A reply form sits on a page next to other forms: its own ids keep labels right.
+        parent = (self.data if self.is_bound else self.initial).get("parent")
+        if parent and str(parent).isdigit():
+            self.auto_id = f"reply{parent}_%s"
         self.section = section
         self.user = user
         self.fields["body"] = comment_body_field()
