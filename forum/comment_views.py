@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,6 +17,7 @@ from django_htmx.http import reswap, retarget
 from essays.models import Essay
 from forum.forms import CommentForm, EditCommentForm
 from forum.models import Comment, Vote
+from forum.rendering import CommentRenderer
 from forum.threads import Node, subthread, viewer_can_write
 from forum.views import visible_section
 
@@ -68,10 +70,12 @@ def post_comment(request, essay_slug, section_slug):
         return compose_page(request, section, form, status=422)
     comment, _ = form.save()
     if request.htmx:
+        node = comment_node(request, comment)
         context = {
-            "node": comment_node(request, comment),
+            "comment_html": CommentRenderer(request, section).comment(node),
+            "reply": comment.parent_id is not None,
             "section": section,
-            "form": None if comment.parent_id else CommentForm(section=section, user=request.user),
+            "form": CommentForm(section=section, user=request.user),
         }
         return render(request, "forum/posted.html", context)
     messages.success(request, "Your comment is published.")
@@ -125,9 +129,8 @@ def edit_comment(request, comment_id):
     if request.method == "POST" and form.is_valid():
         comment.edit(form.cleaned_data["body"])
         if request.htmx:
-            return render(
-                request, "forum/comment.html#body", {"node": comment_node(request, comment)}
-            )
+            node = comment_node(request, comment)
+            return HttpResponse(CommentRenderer(request, comment.section).body(node))
         messages.success(request, "Your comment is updated.")
         return redirect(comment)
     status = 422 if form.is_bound else 200
@@ -149,9 +152,8 @@ def delete_comment(request, comment_id):
     comment.delete_by_author()
     if request.htmx:
         if comment.is_deleted:
-            return render(
-                request, "forum/comment.html#body", {"node": comment_node(request, comment)}
-            )
+            node = comment_node(request, comment)
+            return HttpResponse(CommentRenderer(request, comment.section).body(node))
         return render(request, "forum/deleted.html")
     messages.success(request, "Your comment is deleted.")
     if comment.is_deleted:
@@ -186,7 +188,7 @@ def _vote(request, comment_id, *, cast: bool):
         comment.refresh_from_db(fields=["score"])
         node = comment_node(request, comment)
         node.voted = cast
-        return render(request, "forum/comment.html#vote", {"node": node})
+        return HttpResponse(CommentRenderer(request, comment.section).vote(node))
     return redirect(comment)
 
 
@@ -224,7 +226,7 @@ def thread(request, comment_id):
         "comment": comment,
         "section": comment.section,
         "essay": comment.section.essay,
-        "threads": nodes,
+        "threads_html": CommentRenderer(request, comment.section).threads(nodes),
         "parent": ancestors[-1] if ancestors else None,
         "ancestors": ancestors,
     }

@@ -14,6 +14,15 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from forum.models import Comment, Vote
 
+# What a page shows of a comment and its author; the Markdown source, for one, is
+# only needed when editing.
+PAGE_FIELDS = [
+    *("section", "parent", "root", "author", "body_html", "status", "path", "depth"),
+    *("reply_count", "score", "created_at", "edited_at"),
+    *("quote_text", "quote_before", "quote_after", "quote_anchor"),
+    *("author__username", "author__display_name"),
+]
+
 SORT_LABELS = {"oldest": "Oldest", "newest": "Newest", "top": "Top"}
 
 
@@ -78,6 +87,7 @@ def _thread_comments(queryset, user, *, max_depth: int) -> list[Comment]:
         queryset.visible_to(user)
         .filter(depth__lte=max_depth)
         .with_author()
+        .only(*PAGE_FIELDS)
         .annotate(place=Window(RowNumber(), partition_by=[thread], order_by=F("path").asc()))
         .filter(place__lte=settings.COMMENTS_THREAD_MAX)
         .order_by("path")

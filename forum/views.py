@@ -6,6 +6,7 @@ from essays.models import Essay, Section
 from forum import caching
 from forum.forms import CommentForm
 from forum.models import Comment, discussion_version
+from forum.rendering import CommentRenderer
 from forum.threads import SORT_LABELS, section_discussion, viewer_can_write
 
 
@@ -75,6 +76,7 @@ def render_section(request, section, form=None, status=200):
         "essay": section.essay,
         "section": section,
         "discussion": discussion,
+        "threads_html": CommentRenderer(request, section).threads(discussion.threads),
         "sort_labels": SORT_LABELS,
     }
     if request.htmx:  # "load more": the next page of threads only
