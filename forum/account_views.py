@@ -10,20 +10,32 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods
 
+from essays.models import Essay
 from forum.forms import DeleteAccountForm, ProfileForm
 from forum.models import User
 
+PROFILE_PAGE_SIZE = 20
+
 
 def profile(request, username):
-    """A member's public page: name, bio and when they joined."""
+    """A member's public page: name, bio, when they joined and what they wrote."""
     person = get_object_or_404(User.objects.filter(is_active=True), username=username)
-    return render(request, "accounts/profile.html", {"person": person})
+    comments = (
+        person.comments.visible_to(request.user)
+        .published()
+        .filter(section__essay__in=Essay.objects.visible_to(request.user))
+        .select_related("section__essay")
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(comments, PROFILE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/profile.html", {"person": person, "page": page})
 
 
 @login_required

@@ -241,3 +241,33 @@ def test_the_export_file_name_survives_a_non_ascii_username(client):
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment; filename")
     assert "essay-forum-zo" in response["Content-Disposition"]
+
+
+def test_a_profile_lists_the_members_visible_comments_newest_first_by_page(client, dana, section):
+    from forum.models import Comment
+
+    for n in range(25):
+        Comment.objects.post(section=section, author=dana, body=f"Dana's comment number {n}.")
+    hidden, _ = Comment.objects.post(section=section, author=dana, body="Then deleted.")
+    hidden.delete_by_author()
+
+    first = client.get("/people/dana/").text
+    second = client.get("/people/dana/?page=2").text
+
+    assert "comment number 24." in first
+    assert first.index("number 24.") < first.index("number 23.")
+    assert "comment number 4." not in first
+    assert "comment number 4." in second
+    assert "Then deleted." not in first + second
+    assert "Page 2 of 2" in second
+    assert "“The DeepSeek Moment”" in first
+
+
+def test_a_profile_hides_comments_on_unpublished_essays(client, dana, section):
+    from forum.models import Comment
+
+    Comment.objects.post(section=section, author=dana, body="On a draft.")
+    section.essay.is_published = False
+    section.essay.save()
+
+    assert "On a draft." not in client.get("/people/dana/").text
