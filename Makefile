@@ -8,7 +8,7 @@ DEV_ENV := DEBUG=true
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run superuser test lint format lock clean
+.PHONY: install run superuser test bench lint format lock clean
 
 $(BIN)/.installed: requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ superuser: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Needs PostgreSQL and Redis on 127.0.0.1 (see bench/run.py for options).
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -106,6 +106,8 @@ def test_a_member_edits_display_name_bio_and_email_preference(client, dana):
     ("data", "message"),
     [
         ({"display_name": "erin"}, "belongs to another member"),
+        ({"display_name": "Deleted User"}, "That name is reserved"),
+        ({"display_name": "Moderator"}, "That name is reserved"),
         ({"display_name": "x" * 61}, "at most 60 characters"),
         ({"bio": "y" * 2001}, "at most 2000 characters"),
         ({"bio": "null \x00 byte"}, "Null characters are not allowed"),
