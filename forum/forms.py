@@ -29,6 +29,9 @@ class ProfileForm(forms.ModelForm):
 
     def clean_display_name(self):
         name = " ".join(self.cleaned_data["display_name"].split())
+        reserved = {*settings.ACCOUNT_USERNAME_BLACKLIST, "deleted user", "[deleted]"}
+        if name.lower() in reserved:
+            raise forms.ValidationError("That name is reserved; please choose another.")
         if (
             name
             and User.objects.exclude(pk=self.instance.pk).filter(username__iexact=name).exists()
