@@ -14,21 +14,64 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from forum.models import Comment, Vote
 
-# What a page shows of a comment and its author; the Markdown source, for one, is
-# only needed when editing.
+# What a page shows of a comment; the Markdown source, for one, is only needed when
+# editing. Pages read these as plain rows: building a thousand model instances (with
+# their authors) took three times as long as the query itself.
 PAGE_FIELDS = [
-    *("section", "parent", "root", "author", "body_html", "status", "path", "depth"),
-    *("reply_count", "score", "created_at", "edited_at"),
+    *("id", "section_id", "parent_id", "root_id", "author_id", "body_html", "status"),
+    *("path", "depth", "reply_count", "score", "created_at", "edited_at"),
     *("quote_text", "quote_before", "quote_after", "quote_anchor"),
-    *("author__username", "author__display_name"),
 ]
+
+
+@dataclass(slots=True)
+class PageAuthor:
+    username: str
+    display_name: str
+
+    @property
+    def public_name(self) -> str:
+        return self.display_name or self.username
+
+
+@dataclass(slots=True)
+class PageComment:
+    """A comment as a page shows it: the fields of PAGE_FIELDS, read-only."""
+
+    id: int
+    section_id: int
+    parent_id: int | None
+    root_id: int | None
+    author_id: int | None
+    body_html: str
+    status: str
+    path: str
+    depth: int
+    reply_count: int
+    score: int
+    created_at: object
+    edited_at: object
+    quote_text: str
+    quote_before: str
+    quote_after: str
+    quote_anchor: str
+    author: PageAuthor | None = None
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status == Comment.Status.DELETED
+
 
 SORT_LABELS = {"oldest": "Oldest", "newest": "Newest", "top": "Top"}
 
 
 @dataclass
 class Node:
-    comment: Comment
+    comment: "Comment | PageComment"
     replies: list["Node"] = field(default_factory=list)
     # Replies exist below the display depth, or past the per-thread cap: the page links
     # to a page of their own instead.
@@ -81,26 +124,36 @@ def subthread(comment, user) -> list[Node]:
     return [node for node in _assemble(comments, user) if node.comment.pk == comment.pk]
 
 
-def _thread_comments(queryset, user, *, max_depth: int) -> list[Comment]:
+def _thread_comments(queryset, user, *, max_depth: int) -> list[PageComment]:
     thread = Coalesce("root_id", "id")
-    return list(
+    rows = (
         queryset.visible_to(user)
         .filter(depth__lte=max_depth)
-        .with_author()
-        .only(*PAGE_FIELDS)
         .annotate(place=Window(RowNumber(), partition_by=[thread], order_by=F("path").asc()))
         .filter(place__lte=settings.COMMENTS_THREAD_MAX)
         .order_by("path")
+        .values_list(*PAGE_FIELDS, "author__username", "author__display_name")
     )
+    authors: dict[int, PageAuthor] = {}
+    comments = []
+    for *fields, username, display_name in rows:
+        comment = PageComment(*fields)
+        if comment.author_id is not None:
+            author = authors.get(comment.author_id)
+            if author is None:
+                author = authors[comment.author_id] = PageAuthor(username, display_name)
+            comment.author = author
+        comments.append(comment)
+    return comments
 
 
-def _assemble(comments: list[Comment], user) -> list[Node]:
+def _assemble(comments: list[PageComment], user) -> list[Node]:
     """Link comments (in path order) into trees; return the nodes without a parent here."""
     can_write = viewer_can_write(user)
     voted = set()
     if can_write and comments:
         voted = set(
-            Vote.objects.filter(user=user, comment__in=comments).values_list(
+            Vote.objects.filter(user=user, comment__in=[c.id for c in comments]).values_list(
                 "comment_id", flat=True
             )
         )
