@@ -1,14 +1,16 @@
 """Reading an essay from Markdown and storing it.
 
-The format: a front-matter block (`title`, optional `slug` and `summary`) between two
-`---` lines, then Markdown whose `##` headings start sections. Text before the first
-heading becomes an "Introduction" section.
+The format: a front-matter block (`title`, `slug`, optional `summary`) between two `---`
+lines, then Markdown whose `##` headings start sections. Text before the first heading
+becomes an "Introduction" section. The slug is what ties the file to its essay, so it is
+required: were it made from the title, correcting the title would create a second essay.
 
 Parsing is separate from storing so that every problem with a file is found before
 anything is written.
 """
 
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,9 @@ FRONT_MATTER_KEYS = {"title", "slug", "summary"}
 INTRODUCTION = "Introduction"
 
 _heading = re.compile(r"^## +(?P<text>.+?)(?: +#+)? *$")
-_fence = re.compile(r"^ {0,3}(```|~~~)")
+# A fence line as CommonMark has it: up to three spaces, then three or more backticks or
+# tildes, then (on an opening fence only) an info string.
+_fence = re.compile(r"^ {0,3}(?P<marker>`{3,}|~{3,})(?P<rest>.*)$")
 
 
 class EssayFormatError(ValueError):
@@ -53,30 +57,49 @@ class ImportReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    # Sections no longer in the file but kept, as (heading, position): after the file's.
+    missing: list[tuple[str, int]] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # kept sections whose position changed
     pruned: list[str] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
-        return bool(self.created or self.essay_changed or self.added or self.updated or self.pruned)
+        return bool(
+            self.created
+            or self.essay_changed
+            or self.added
+            or self.updated
+            or self.moved
+            or self.pruned
+        )
 
 
 def read_essay_file(path: Path) -> ParsedEssay:
+    return parse_essay(_read_bytes(path))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise EssayFormatError(
-                f"the file is too large ({size // 1024} KiB; the limit is "
-                f"{MAX_FILE_BYTES // 1024} KiB)"
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise EssayFormatError("this is a folder, not a file")
+        # A device or a pipe may never end (/dev/zero) or block until written to (a FIFO).
+        if not stat.S_ISREG(mode):
+            raise EssayFormatError("not a regular file")
+        with path.open("rb") as file:
+            # Read one byte past the limit rather than trust the size stat() gave: files in
+            # /proc say 0, and a file may grow while being read.
+            data = file.read(MAX_FILE_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
         raise EssayFormatError("no such file") from None
-    except IsADirectoryError:
-        raise EssayFormatError("this is a folder, not a file") from None
     except PermissionError:
         raise EssayFormatError("the file cannot be read (permission denied)") from None
-    return parse_essay(data)
+    except OSError as exc:  # a name too long, a symlink loop, a disk error...
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise EssayFormatError(f"the file cannot be read ({reason})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise EssayFormatError(f"the file is too large (the limit is {MAX_FILE_BYTES // 1024} KiB)")
+    return data
 
 
 def parse_essay(data: bytes) -> ParsedEssay:
@@ -93,18 +116,39 @@ def parse_essay(data: bytes) -> ParsedEssay:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
     meta, body_start = _front_matter(lines)
-    title = meta.get("title", "")
-    if not title:
-        raise EssayFormatError("no title: the front matter needs a 'title:' line")
-    if len(title) > Essay._meta.get_field("title").max_length:
-        raise EssayFormatError("the title is longer than 200 characters")
-    slug = slugify(meta.get("slug") or title)
-    if not slug:
-        raise EssayFormatError("the essay needs a slug with letters or digits")
+    title = _title(meta)
+    slug = _slug(meta, title)
     sections = _sections(lines, body_start)
     if not sections:
         raise EssayFormatError("the essay has no text after its front matter")
     return ParsedEssay(title=title, slug=slug, summary=meta.get("summary", ""), sections=sections)
+
+
+def _title(meta: dict[str, str]) -> str:
+    title = meta.get("title", "")
+    if not title:
+        raise EssayFormatError("no title: the front matter needs a 'title:' line")
+    max_length = Essay._meta.get_field("title").max_length
+    if len(title) > max_length:
+        raise EssayFormatError(f"the title is longer than {max_length} characters")
+    return title
+
+
+def _slug(meta: dict[str, str], title: str) -> str:
+    max_length = Essay._meta.get_field("slug").max_length
+    written = meta.get("slug", "")
+    if not written:
+        example = slugify(title)[:max_length].strip("-") or "a-short-name"
+        raise EssayFormatError(
+            f"no slug: add a line like 'slug: {example}' to the front matter, so that later "
+            "imports of this file update the same essay"
+        )
+    slug = slugify(written)
+    if not slug:
+        raise EssayFormatError(f"the slug {written!r} has no letters or digits (a-z, 0-9)")
+    if len(slug) > max_length:
+        raise EssayFormatError(f"the slug is longer than {max_length} characters")
+    return slug
 
 
 def _front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
@@ -139,13 +183,38 @@ def _front_matter(lines: list[str]) -> tuple[dict[str, str], int]:
     raise EssayFormatError("the front-matter block is not closed by a '---' line")
 
 
+def _opening_fence(line: str) -> str | None:
+    """The marker (say "````") if the line opens a fenced code block."""
+    match = _fence.match(line)
+    if not match or (match["marker"][0] == "`" and "`" in match["rest"]):
+        return None  # a backtick fence's info string cannot contain backticks
+    return match["marker"]
+
+
+def _closes_fence(line: str, opening: str) -> bool:
+    # Only the same character, at least as many times, with nothing after but spaces:
+    # a ``` line inside a ~~~~ block is code, and the headings after it are still code.
+    match = _fence.match(line)
+    return bool(
+        match
+        and match["marker"][0] == opening[0]
+        and len(match["marker"]) >= len(opening)
+        and not match["rest"].strip(" \t")
+    )
+
+
 def _sections(lines: list[str], start: int) -> list[ParsedSection]:
     found: list[tuple[str, int, list[str]]] = [(INTRODUCTION, start, [])]
-    in_fence = False
+    fence = None  # the opening fence while inside a fenced code block
     for number, line in enumerate(lines[start:], start=start + 1):
-        if _fence.match(line):
-            in_fence = not in_fence
-        match = None if in_fence else _heading.match(line)
+        match = None
+        if fence:
+            if _closes_fence(line, fence):
+                fence = None
+        else:
+            fence = _opening_fence(line)
+            if not fence:
+                match = _heading.match(line)
         if match:
             found.append((match["text"].strip(), number, []))
         else:
@@ -165,7 +234,8 @@ def _sections(lines: list[str], start: int) -> list[ParsedSection]:
         slug = slugify(heading)[:200].strip("-")
         if not slug:
             raise EssayFormatError(
-                f"line {number}: the heading {heading!r} has no letters or digits to link to"
+                f"line {number}: the heading {heading!r} has no letters or digits (a-z, 0-9) "
+                "to link to"
             )
         if slug in lines_by_slug:
             raise EssayFormatError(
@@ -183,7 +253,8 @@ def import_essay(parsed: ParsedEssay, *, prune: bool = False) -> ImportReport:
 
     Importing the same file twice changes nothing. A section whose heading is gone from
     the file is kept and reported unless `prune` is set: deleting reader-visible text
-    (and, later, its discussion) should never happen by accident.
+    (and, later, its discussion) should never happen by accident. Kept sections move after
+    the file's sections, in their previous order, so that no two share a position.
     """
     essay = Essay.objects.select_for_update().filter(slug=parsed.slug).first()
     report = ImportReport(essay=essay)
@@ -195,7 +266,7 @@ def import_essay(parsed: ParsedEssay, *, prune: bool = False) -> ImportReport:
         essay.save(update_fields=["title", "summary", "updated_at"])
         report.essay_changed = True
 
-    existing = {section.slug: section for section in essay.sections.all()}
+    existing = {section.slug: section for section in essay.sections.in_order()}
     for position, incoming in enumerate(parsed.sections, start=1):
         section = existing.pop(incoming.slug, None)
         wanted = {"heading": incoming.heading, "position": position, "body_markdown": incoming.body}
@@ -210,10 +281,20 @@ def import_essay(parsed: ParsedEssay, *, prune: bool = False) -> ImportReport:
         else:
             report.unchanged.append(incoming.heading)
 
-    for section in existing.values():
-        if prune:
+    leftover = list(existing.values())  # in their previous order
+    if prune:
+        for section in leftover:
             section.delete()
             report.pruned.append(section.heading)
-        else:
-            report.missing.append(section.heading)
+    else:
+        _keep_after(leftover, len(parsed.sections), report)
     return report
+
+
+def _keep_after(kept: list[Section], last_position: int, report: ImportReport) -> None:
+    for position, section in enumerate(kept, start=last_position + 1):
+        if section.position != position:
+            section.position = position
+            section.save(update_fields=["position", "updated_at"])
+            report.moved.append(section.heading)
+        report.missing.append((section.heading, position))

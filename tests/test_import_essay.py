@@ -1,10 +1,12 @@
 """`manage.py import_essay PATH`: Markdown with front matter becomes an essay."""
 
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from essays.importing import MAX_FILE_BYTES
 from essays.models import Essay, Section
 from tests.conftest import ESSAY_PATH
 
@@ -124,6 +126,27 @@ def test_a_removed_heading_is_reported_and_kept(tmp_path):
     assert "Section 'Second Thoughts' is no longer in the file; kept it" in output
 
 
+def test_it_moves_kept_sections_after_the_files_sections_in_their_previous_order(tmp_path):
+    run_import(write(tmp_path, SMALL_ESSAY))  # Introduction 1, First Things 2, Second 3
+    shorter = SMALL_ESSAY.split("## First Things")[0] + "## Third Way\n\nNew text.\n"
+
+    output = run_import(write(tmp_path, shorter))
+
+    assert list(Section.objects.in_order().values_list("slug", "position")) == [
+        ("introduction", 1),
+        ("third-way", 2),
+        ("first-things", 3),
+        ("second-thoughts", 4),
+    ]
+    assert "Section 'First Things' is no longer in the file; kept it as section 3," in output
+    assert "Section 'Second Thoughts' is no longer in the file; kept it as section 4," in output
+
+    again = run_import(write(tmp_path, shorter))
+
+    assert "already up to date; nothing changed" in again
+    assert "kept it as section 3," in again
+
+
 def test_prune_deletes_a_removed_section(tmp_path):
     run_import(write(tmp_path, SMALL_ESSAY))
 
@@ -134,21 +157,63 @@ def test_prune_deletes_a_removed_section(tmp_path):
     assert "Deleted section 'Second Thoughts'" in output
 
 
-def test_a_changed_title_and_summary_update_the_essay(tmp_path):
+def test_a_changed_title_and_summary_update_the_same_essay(tmp_path):
     run_import(write(tmp_path, SMALL_ESSAY))
+    edited = SMALL_ESSAY.replace("Why slow reading pays.", "It pays.").replace(
+        "title: On Reading Slowly", "title: On Reading Very Slowly"
+    )
 
-    run_import(write(tmp_path, SMALL_ESSAY.replace("Why slow reading pays.", "It pays.")))
+    run_import(write(tmp_path, edited))
 
-    assert Essay.objects.get().summary == "It pays."
-    assert Essay.objects.count() == 1
+    essay = Essay.objects.get()
+    assert (essay.title, essay.slug, essay.summary) == (
+        "On Reading Very Slowly",
+        "reading-slowly",
+        "It pays.",
+    )
 
 
-def test_a_heading_inside_a_code_block_does_not_start_a_section(tmp_path):
-    text = SMALL_ESSAY.replace("More text.", "More text.\n\n```\n## not a heading\n```\n")
+@pytest.mark.parametrize(
+    "code_block",
+    [
+        "```\n## not a heading\n```",
+        "~~~\n```\n## not a heading\n~~~",
+        "```\n~~~\n## not a heading\n```",
+        "````\n```\n## not a heading\n````",
+        "```\n``` not a closing fence\n## not a heading\n```",
+        "  ~~~ python\n## not a heading\n   ~~~~~  ",
+    ],
+    ids=[
+        "backticks",
+        "backticks-in-tildes",
+        "tildes-in-backticks",
+        "shorter-fence",
+        "info",
+        "indent",
+    ],
+)
+def test_a_heading_inside_a_code_block_does_not_start_a_section(tmp_path, code_block):
+    text = SMALL_ESSAY.replace("More text.", f"More text.\n\n{code_block}\n\n## After\n\nEnd.")
     run_import(write(tmp_path, text))
 
-    assert not Section.objects.filter(slug="not-a-heading").exists()
-    assert "## not a heading" in Section.objects.get(slug="second-thoughts").body_markdown
+    assert list(Section.objects.in_order().values_list("slug", flat=True)) == [
+        "introduction",
+        "first-things",
+        "second-thoughts",
+        "after",
+    ]
+    second = Section.objects.get(slug="second-thoughts")
+    assert "## not a heading" in second.body_markdown
+    assert "<code" in second.body_html
+    assert "## not a heading" in second.body_html  # shown as code, as the file meant
+
+
+def test_it_reads_a_backtick_line_with_backticks_after_it_as_text(tmp_path):
+    # CommonMark: "``` a`b" is text, not a fence, so the heading after it is a heading.
+    text = SMALL_ESSAY.replace("More text.", "More text.\n\n``` a`b\n\n## Real Heading\n\nx")
+    run_import(write(tmp_path, text))
+
+    assert Section.objects.filter(slug="real-heading").exists()
 
 
 def test_quoted_front_matter_values_may_contain_colons(tmp_path):
@@ -158,10 +223,26 @@ def test_quoted_front_matter_values_may_contain_colons(tmp_path):
     assert Essay.objects.get().title == "Reading: A Defence"
 
 
-def test_the_slug_defaults_to_the_title(tmp_path):
-    run_import(write(tmp_path, SMALL_ESSAY.replace("slug: reading-slowly\n", "")))
+def test_it_refuses_a_file_without_a_slug_and_says_what_to_add(tmp_path):
+    # Were the slug made from the title, correcting the title would create a second essay.
+    path = write(tmp_path, SMALL_ESSAY.replace("slug: reading-slowly\n", ""))
 
-    assert Essay.objects.get().slug == "on-reading-slowly"
+    with pytest.raises(CommandError) as error:
+        run_import(path)
+
+    assert str(error.value) == (
+        f"{path}: no slug: add a line like 'slug: on-reading-slowly' to the front matter, "
+        "so that later imports of this file update the same essay"
+    )
+    assert not Essay.objects.exists()
+
+
+def test_it_makes_a_written_slug_safe_for_addresses(tmp_path):
+    text = SMALL_ESSAY.replace("slug: reading-slowly", "slug: Reading Slowly, Again!")
+    output = run_import(write(tmp_path, text.split("## First Things")[0]))
+
+    assert Essay.objects.get().slug == "reading-slowly-again"
+    assert "with 1 section." in output
 
 
 @pytest.mark.parametrize(
@@ -177,10 +258,22 @@ def test_the_slug_defaults_to_the_title(tmp_path):
         (b"---\ntitle: Open\n\ntext never closed", "closing '---' missing"),
         (b"---\ntitle: Open\n", "not closed by a '---' line"),
         (b"---\ntitle: T\ntitel: typo\n---\ntext", "unknown front-matter key 'titel'"),
-        (b"---\ntitle: T\n---\n\n## Same\n\na\n\n## Same\n\nb", "duplicate heading 'Same'"),
-        (b"---\ntitle: T\n---\n\nIntro\n\n## Introduction\n\nb", "duplicate heading"),
-        (b"---\ntitle: T\n---\n\n## !!!\n\nb", "no letters or digits"),
-        (b"---\ntitle: T\n---\n\n", "no text after its front matter"),
+        (b"---\ntitle: T\n---\n\ntext", "no slug: add a line like 'slug: t'"),
+        (b"---\ntitle: T\nslug: !!!\n---\n\ntext", "the slug '!!!' has no letters or digits"),
+        (b"---\ntitle: T\nslug: " + b"s" * 201 + b"\n---\n\ntext", "slug is longer than 200"),
+        (b"---\ntitle: " + b"t" * 201 + b"\nslug: t\n---\n\ntext", "title is longer than 200"),
+        (b"---\ntitle: T\nslug: t\n---\n\n## " + b"h" * 301 + b"\n\nb", "longer than 300"),
+        (
+            b"---\ntitle: T\nslug: t\n---\n\n## Same\n\na\n\n## Same\n\nb",
+            "duplicate heading 'Same'",
+        ),
+        (b"---\ntitle: T\nslug: t\n---\n\nIntro\n\n## Introduction\n\nb", "duplicate heading"),
+        (b"---\ntitle: T\nslug: t\n---\n\n## !!!\n\nb", "no letters or digits"),
+        (
+            "---\ntitle: T\nslug: t\n---\n\n## \u65e5\u672c\n\nb".encode(),
+            "no letters or digits (a-z",
+        ),
+        (b"---\ntitle: T\nslug: t\n---\n\n", "no text after its front matter"),
     ],
 )
 def test_malformed_input_ends_with_one_line_naming_the_problem_and_writes_nothing(
@@ -216,24 +309,97 @@ def test_a_missing_file_or_a_folder_is_a_clear_error(tmp_path):
         run_import(tmp_path)
 
 
+def test_it_reports_a_path_through_a_file_as_no_such_file(tmp_path):
+    path = write(tmp_path, SMALL_ESSAY) / "essay.md"
+
+    with pytest.raises(CommandError, match="no such file"):
+        run_import(path)
+
+
+def test_it_reports_an_unreadable_path_in_one_line(tmp_path):
+    with pytest.raises(CommandError, match=r"cannot be read \(file name too long\)$"):
+        run_import(tmp_path / ("a" * 300 + ".md"))
+
+
+@pytest.mark.skipif(not Path("/dev/null").exists(), reason="needs /dev/null")
+def test_it_refuses_a_device_before_reading_it():
+    # /dev/zero would never end, and a named pipe blocks until someone writes to it.
+    with pytest.raises(CommandError, match=r"^/dev/null: not a regular file$"):
+        run_import("/dev/null")
+
+
 def test_a_huge_file_is_refused(tmp_path):
-    path = write(tmp_path, "---\ntitle: Big\n---\n\n" + "word " * 500_000)
+    path = write(tmp_path, "---\ntitle: Big\nslug: big\n---\n\n" + "word " * 500_000)
 
     with pytest.raises(CommandError, match="too large"):
         run_import(path)
     assert not Essay.objects.exists()
 
 
-def test_the_bundled_essay_loads_once_and_is_never_overwritten():
+def test_it_refuses_a_huge_file_that_reports_no_size():
+    # Files in /proc report a size of 0; the limit holds on what is read, not on stat().
+    kallsyms = Path("/proc/kallsyms")
+    try:
+        with kallsyms.open("rb") as file:
+            big = len(file.read(MAX_FILE_BYTES + 1)) > MAX_FILE_BYTES
+    except OSError:
+        big = False
+    if not big:
+        pytest.skip("needs a readable /proc/kallsyms over 2 MiB")
+
+    with pytest.raises(CommandError, match="too large"):
+        run_import(kallsyms)
+
+
+def load_default_essays():
     out = StringIO()
     call_command("load_default_essays", stdout=out)
+    return out.getvalue()
+
+
+def test_it_loads_the_bundled_essay_into_an_empty_database():
+    output = load_default_essays()
+
+    assert Essay.objects.get().slug == "open-source-meets-open-weights"
+    assert output == "Loaded essay 'Open Source Meets Open Weights' (5 sections).\n"
+
+
+def test_it_loads_the_bundled_essay_once_and_never_overwrites_it():
+    load_default_essays()
     section = Section.objects.get(slug="the-deepseek-moment")
     section.body_markdown = "Edited in the admin."
     section.save()
 
-    call_command("load_default_essays", stdout=out)
+    output = load_default_essays()
 
     assert Essay.objects.count() == 1
     section.refresh_from_db()
     assert section.body_markdown == "Edited in the admin."
-    assert "already loaded" in out.getvalue()
+    assert "the bundled essays are only loaded into an empty database" in output
+
+
+def test_it_does_not_bring_back_a_bundled_essay_given_a_new_slug_in_the_admin():
+    load_default_essays()
+    Essay.objects.update(slug="open-weights")
+
+    load_default_essays()
+
+    assert list(Essay.objects.values_list("slug", flat=True)) == ["open-weights"]
+
+
+def test_it_does_not_bring_back_a_deleted_bundled_essay_while_other_essays_exist(tmp_path):
+    load_default_essays()
+    run_import(write(tmp_path, SMALL_ESSAY))
+    Essay.objects.get(slug="open-source-meets-open-weights").delete()
+
+    load_default_essays()
+
+    assert list(Essay.objects.values_list("slug", flat=True)) == ["reading-slowly"]
+
+
+def test_it_adds_no_bundled_essays_to_a_database_that_has_essays(tmp_path):
+    run_import(write(tmp_path, SMALL_ESSAY))
+
+    load_default_essays()
+
+    assert list(Essay.objects.values_list("slug", flat=True)) == ["reading-slowly"]

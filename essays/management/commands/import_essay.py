@@ -9,8 +9,9 @@ class Command(BaseCommand):
     help = (
         "Creates or updates one essay from a Markdown file with front matter. Sections are "
         "matched by the slug of their heading: changed ones are updated in place, new ones "
-        "added. A section missing from the file is reported and kept unless --prune is "
-        "given. Importing an unchanged file changes nothing; a malformed file writes nothing."
+        "added. A section missing from the file is reported and kept (moved after the file's "
+        "sections) unless --prune is given. The essay is matched by the 'slug:' in the front "
+        "matter. Importing an unchanged file changes nothing; a malformed file writes nothing."
     )
 
     def add_arguments(self, parser):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         if report.created:
             write(
                 self.style.SUCCESS(
-                    f"Created essay {parsed.title!r} with {len(report.added)} sections."
+                    f"Created essay {parsed.title!r} with {_sections(len(report.added))}."
                 )
             )
         elif not report.changed_anything:
@@ -45,10 +46,14 @@ class Command(BaseCommand):
             )
         for heading in report.pruned:
             write(self.style.WARNING(f"Deleted section {heading!r} (no longer in the file)."))
-        for heading in report.missing:
+        for heading, position in report.missing:
             write(
                 self.style.WARNING(
-                    f"Section {heading!r} is no longer in the file; kept it "
-                    "(run again with --prune to delete it)."
+                    f"Section {heading!r} is no longer in the file; kept it as section "
+                    f"{position}, after the file's sections (run again with --prune to delete it)."
                 )
             )
+
+
+def _sections(count: int) -> str:
+    return f"{count} section" if count == 1 else f"{count} sections"

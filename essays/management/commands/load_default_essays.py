@@ -1,29 +1,46 @@
-from django.core.management.base import BaseCommand
-from django.db import IntegrityError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError, transaction
 
-from essays.importing import BUNDLED_ESSAYS_DIR, import_essay, read_essay_file
+from essays.importing import BUNDLED_ESSAYS_DIR, EssayFormatError, import_essay, read_essay_file
 from essays.models import Essay
 
 
 class Command(BaseCommand):
     help = (
-        "Imports the essays bundled in essays/content/ whose slug is not in the database "
-        "yet. Never changes an essay that already exists (edits made in the admin are "
-        "kept), so it is safe to run on every start."
+        "Loads the essays bundled in essays/content/ into an empty database (the first run). "
+        "Once any essay exists it does nothing, so essays edited, renamed or deleted in the "
+        "admin stay that way; safe to run on every start."
     )
 
     def handle(self, *args, **options):
+        bundled = []
         for path in sorted(BUNDLED_ESSAYS_DIR.glob("*.md")):
-            parsed = read_essay_file(path)
-            if Essay.objects.filter(slug=parsed.slug).exists():
-                self.stdout.write(f"Essay {parsed.title!r} is already loaded.")
-                continue
             try:
-                report = import_essay(parsed)
-            except IntegrityError:
-                # Another process (a second container starting) loaded it first.
-                self.stdout.write(f"Essay {parsed.title!r} was loaded by another process.")
-                continue
+                bundled.append(read_essay_file(path))
+            except EssayFormatError as exc:
+                raise CommandError(f"{path}: {exc}") from None
+        try:
+            # One transaction: the essays all load, or (if another process got there
+            # first) none do and the other process's copies stand.
+            with transaction.atomic():
+                if Essay.objects.exists():
+                    self.stdout.write(
+                        "There are essays already; the bundled essays are only loaded into "
+                        "an empty database."
+                    )
+                    return
+                reports = [import_essay(parsed) for parsed in bundled]
+        except IntegrityError:
+            # Another process (a second container starting) loaded them at the same time.
+            self.stdout.write("The bundled essays were loaded by another process.")
+            return
+        for report in reports:
             self.stdout.write(
-                self.style.SUCCESS(f"Loaded essay {parsed.title!r} ({len(report.added)} sections).")
+                self.style.SUCCESS(
+                    f"Loaded essay {report.essay.title!r} ({_sections(len(report.added))})."
+                )
             )
+
+
+def _sections(count: int) -> str:
+    return f"{count} section" if count == 1 else f"{count} sections"
