@@ -151,7 +151,7 @@ def main():
         "COMMENTS_PAGE_SIZE": os.environ.get("COMMENTS_PAGE_SIZE", "1000"),
         "COMMENTS_THREAD_MAX": os.environ.get("COMMENTS_THREAD_MAX", "1000"),
         "COMMENTS_DISPLAY_DEPTH": os.environ.get("COMMENTS_DISPLAY_DEPTH", "10"),
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "ERROR",
     }
     python = sys.executable
     server = None
@@ -222,6 +222,11 @@ def main():
             f"section page, anonymous conditional GET (304), {c} at a time",
             readers,
             lambda cl, i: cl.request("GET", SECTION, headers={"If-None-Match": etag})[0],
+            n * 5, c,
+        )  # fmt: skip
+        measure(
+            f"for comparison: a trivial page (404, no query), anonymous, {c} at a time",
+            readers, lambda cl, i: 200 if cl.request("GET", "/no-such-page/")[0] == 404 else 500,
             n * 5, c,
         )  # fmt: skip
         measure(

@@ -1,7 +1,10 @@
+import time
 from dataclasses import dataclass
 
-from django.db import models
+from django.core.cache import cache
+from django.db import models, transaction
 from django.db.models import Count, Q
+from django.db.models.signals import post_delete, post_save
 from django.urls import reverse
 
 from essays.markup import paragraphs, render_essay
@@ -125,3 +128,29 @@ class Section(models.Model):
     @property
     def is_open_for_discussion(self) -> bool:
         return not (self.discussion_closed or self.essay.discussion_closed)
+
+
+# --- Knowing, without a query, whether any essay text changed ----------------------------
+
+CONTENT_VERSION_KEY = "essays:content-version"
+
+
+def content_version() -> int:
+    """A value that changes whenever any essay or section is saved or deleted, so pages
+    built from them can be cached and revalidated without asking the database."""
+    version = cache.get(CONTENT_VERSION_KEY)
+    if version is None:  # never set, or evicted: a new value invalidates old copies
+        cache.add(CONTENT_VERSION_KEY, time.time_ns(), None)
+        version = cache.get(CONTENT_VERSION_KEY)
+    return version
+
+
+def _content_changed(sender, **kwargs):
+    transaction.on_commit(lambda: cache.set(CONTENT_VERSION_KEY, time.time_ns(), None))
+
+
+for _model in (Essay, Section):
+    post_save.connect(_content_changed, sender=_model, dispatch_uid=f"content-{_model.__name__}")
+    post_delete.connect(
+        _content_changed, sender=_model, dispatch_uid=f"content-{_model.__name__}-d"
+    )

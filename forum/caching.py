@@ -1,9 +1,10 @@
 """Anonymous readers' repeat views: conditional GET plus a shared page cache.
 
 A page's ETag is built from everything it shows: the code (templates and static files),
-the section and essay (their last change) and the discussion's version, which every
-comment, edit, deletion and vote changes. So a repeat view of an unchanged section costs
-a 304, and a first view by another reader a cache read, until something changes.
+the essays' content version (any essay or section saved) and the discussion's version,
+which every comment, edit, deletion and vote changes. Both versions live in the cache,
+so a repeat view of an unchanged section costs a 304 without any query, and a first
+view by another reader a cache read, until something changes.
 """
 
 import hashlib
@@ -31,9 +32,23 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+def is_reader_request(request) -> bool:
+    """An anonymous GET with no message waiting: the same page for everyone."""
+    return (
+        request.method == "GET"
+        and not request.user.is_authenticated
+        and not len(get_messages(request))
+    )
+
+
+def key(*parts) -> str:
+    """A short cache key for any parts (slugs can be long; some caches limit keys)."""
+    return "k:" + hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
+
+
 def for_readers(request, version_parts, build):
     """Serve `build()` to anonymous GET requests with an ETag and from the cache."""
-    if request.user.is_authenticated or request.method != "GET" or len(get_messages(request)):
+    if not is_reader_request(request):
         return build()
     fingerprint = repr(
         (code_version(), *version_parts, request.get_full_path(), bool(request.htmx))
