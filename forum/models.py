@@ -104,6 +104,31 @@ class User(AbstractUser):
                 }
                 for s in UserSession.objects.filter(user=self).order_by("pk")
             ],
+            "comments": [
+                {
+                    "id": c.pk,
+                    "url": c.get_absolute_url(),
+                    "essay": c.section.essay.title,
+                    "section": c.section.heading,
+                    "in_reply_to": c.parent_id,
+                    "status": c.status,
+                    "text": c.body,
+                    "quote": c.quote_text,
+                    "created_at": c.created_at.isoformat(),
+                    "edited_at": c.edited_at.isoformat() if c.edited_at else None,
+                    "earlier_versions": [
+                        {"text": r.body, "written_at": r.created_at.isoformat()}
+                        for r in c.revisions.all()
+                    ],
+                }
+                for c in self.comments.select_related("section__essay")
+                .prefetch_related("revisions")
+                .order_by("pk")
+            ],
+            "upvotes": [
+                {"comment": v.comment_id, "at": v.created_at.isoformat()}
+                for v in self.votes.order_by("pk")
+            ],
         }
 
     @transaction.atomic

@@ -151,6 +151,24 @@ def test_the_export_holds_the_members_data_and_nobody_elses(client, dana, erin):
     assert "erin" not in response.text.lower()
 
 
+def test_the_export_holds_what_the_member_wrote_and_voted_for(client, dana, erin, section):
+    from forum.models import Comment, Vote
+
+    mine, _ = Comment.objects.post(section=section, author=dana, body="First draft")
+    mine.edit("Second draft")
+    theirs, _ = Comment.objects.post(section=section, author=erin, body="Erin's words")
+    Vote.objects.cast(dana, theirs)
+    client.force_login(dana)
+
+    data = json.loads(client.get("/accounts/export/").content)
+
+    assert [c["text"] for c in data["comments"]] == ["Second draft"]
+    assert data["comments"][0]["earlier_versions"][0]["text"] == "First draft"
+    assert data["comments"][0]["section"] == "The DeepSeek Moment"
+    assert data["upvotes"] == [{"comment": theirs.pk, "at": data["upvotes"][0]["at"]}]
+    assert "Erin's words" not in json.dumps(data)
+
+
 def test_the_export_needs_a_signed_in_member(client):
     assert client.get("/accounts/export/").status_code == 302
 
