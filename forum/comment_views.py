@@ -33,8 +33,11 @@ def get_comment(request, comment_id) -> Comment:
 
 
 def require_writer(request):
-    if not viewer_can_write(request.user):
-        raise PermissionDenied("Please verify your email address before you take part.")
+    """Refuse, with the reason, anyone who may not write (unverified, suspended)."""
+    if not request.user.is_authenticated:
+        raise PermissionDenied("Please sign in to take part.")
+    if refusal := request.user.write_refusal():
+        raise PermissionDenied(refusal)
 
 
 def comment_node(request, comment) -> Node:

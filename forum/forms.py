@@ -5,7 +5,8 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.conf import settings
 
-from forum.models import Comment, User
+from essays.markup import render_user_text
+from forum.models import Comment, ModerationPolicy, User
 
 
 class SignupForm(AllauthSignupForm):
@@ -144,12 +145,13 @@ class CommentForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if not self.user.can_write():
-            raise forms.ValidationError(
-                "Please sign in with a verified email address to take part."
-            )
+        if refusal := self.user.write_refusal():
+            raise forms.ValidationError(refusal)
         if not self.section.is_open_for_discussion:
             raise forms.ValidationError("The discussion of this section is closed.")
+        if body := cleaned.get("body"):
+            if refusal := ModerationPolicy.current().refusal(self.user, render_user_text(body)):
+                raise forms.ValidationError(refusal)
         quote = cleaned.get("quote")
         if quote:
             self.passage = self.section.find_passage(quote, cleaned.get("quote_anchor", ""))

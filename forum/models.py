@@ -3,7 +3,7 @@ import time
 from django.contrib.auth.models import AbstractUser
 from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -55,12 +55,42 @@ class User(AbstractUser):
     def has_verified_email(self) -> bool:
         return self.emailaddress_set.filter(verified=True).exists()
 
+    def write_refusal(self) -> str | None:
+        """Why this person may not post, vote or report right now; None if they may.
+        The one rule for writing, remembered for the rest of the request."""
+        if not hasattr(self, "_write_refusal"):
+            self._write_refusal = None
+            # One query answers both questions for the usual case: verified, not banned.
+            verified, banned = (
+                User.objects.filter(pk=self.pk)
+                .annotate(
+                    verified=models.Exists(
+                        self.emailaddress_set.model.objects.filter(user=self.pk, verified=True)
+                    ),
+                    banned=models.Exists(Ban.objects.in_force().filter(user=self.pk)),
+                )
+                .values_list("verified", "banned")
+                .get()
+            )
+            if not self.is_active or not verified:
+                self._write_refusal = "Please verify your email address before you take part."
+            elif banned and (ban := self.bans.in_force().order_by("-created_at").first()):
+                until = f" until {ban.until:%-d %B %Y}" if ban.until else ""
+                reason = f" Reason: {ban.reason}" if ban.reason else ""
+                self._write_refusal = (
+                    f"Your account is suspended{until}: you can read, but not post, vote "
+                    f"or report.{reason}"
+                )
+        return self._write_refusal
+
     def can_write(self) -> bool:
-        """The one rule for posting, voting and reporting: a signed-in, active person
-        whose email address is verified. Remembered for the rest of the request."""
-        if not hasattr(self, "_can_write"):
-            self._can_write = self.is_active and self.has_verified_email()
-        return self._can_write
+        return self.write_refusal() is None
+
+    @property
+    def is_moderator(self) -> bool:
+        # Moderators work in the admin, so they are staff; checking that first spares
+        # every other member the permission queries.
+        return self.is_active and self.is_staff and self.has_perm("forum.moderate_comment")
 
     def export_data(self) -> dict:
         """Everything the site stores about this person, for 'Download my data'."""
@@ -186,9 +216,26 @@ def discussion_version(section_id: int) -> int:
 class CommentQuerySet(models.QuerySet):
     def visible_to(self, user):
         """The one rule for which comments a person may see: pages, permalinks, counts,
-        profiles and feeds all ask this. A comment its author deleted stays in place as
-        a "[deleted]" placeholder, because it only survives while it has replies."""
-        return self.filter(status__in=[Comment.Status.PUBLISHED, Comment.Status.DELETED])
+        profiles and feeds all ask this.
+
+        Everyone sees published comments, and deleted, removed or spam ones as
+        placeholders while a visible reply hangs from them (without replies they
+        vanish). Authors also see their own pending and removed comments (to learn
+        why); moderators see everything.
+        """
+        if user.is_authenticated and user.is_moderator:
+            return self
+        Status = Comment.Status
+        answered = models.Exists(
+            Comment.objects.filter(
+                parent=models.OuterRef("pk"),
+                status__in=[Status.PUBLISHED, *Comment.PLACEHOLDERS],
+            )
+        )
+        shown = Q(status=Status.PUBLISHED) | (Q(status__in=Comment.PLACEHOLDERS) & Q(answered))
+        if user.is_authenticated:
+            shown |= Q(author=user, status__in=[Status.PENDING, Status.REMOVED, Status.SPAM])
+        return self.filter(shown)
 
     def published(self):
         return self.filter(status=Comment.Status.PUBLISHED)
@@ -197,7 +244,8 @@ class CommentQuerySet(models.QuerySet):
         return self.filter(parent__isnull=True)
 
     def sorted_by(self, sort: str):
-        return self.order_by(*Comment.SORTS.get(sort, Comment.SORTS["oldest"]))
+        """Pinned comments first, then the reader's choice."""
+        return self.order_by("-is_pinned", *Comment.SORTS.get(sort, Comment.SORTS["oldest"]))
 
     def with_author(self):
         return self.select_related("author")
@@ -224,6 +272,9 @@ class CommentQuerySet(models.QuerySet):
             comment.quote_text, comment.quote_before = passage.text, passage.before
             comment.quote_after, comment.quote_anchor = passage.after, passage.anchor
         comment.render()
+        hold = ModerationPolicy.current().reason_to_hold(author, comment)
+        if hold:
+            comment.status = Comment.Status.PENDING
         try:
             with transaction.atomic():
                 comment.save()
@@ -234,6 +285,8 @@ class CommentQuerySet(models.QuerySet):
         self.filter(pk=comment.pk).update(path=comment.path)
         if parent is not None:
             self.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
+        if hold:
+            ModerationLog.record(None, ModerationLog.Action.HOLD, comment=comment, reason=hold)
         discussion_changed(section.pk)
         return comment, True
 
@@ -248,7 +301,13 @@ class Comment(models.Model):
 
     class Status(models.TextChoices):
         PUBLISHED = "published", "published"
+        PENDING = "pending", "pending review"
+        REMOVED = "removed", "removed by a moderator"
+        SPAM = "spam", "spam"
         DELETED = "deleted", "deleted by its author"
+
+    # Kept in place, without their text, while others' replies hang from them.
+    PLACEHOLDERS = (Status.DELETED, Status.REMOVED, Status.SPAM)
 
     SORTS = {
         "oldest": ["created_at", "pk"],
@@ -274,7 +333,13 @@ class Comment(models.Model):
     quote_before = models.CharField(max_length=200, blank=True)
     quote_after = models.CharField(max_length=200, blank=True)
     quote_anchor = models.CharField(max_length=40, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PUBLISHED)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PUBLISHED, db_index=True
+    )
+    is_pinned = models.BooleanField("pinned", default=False)
+    moderation_reason = models.TextField(
+        blank=True, help_text="Shown to the author when their comment is removed."
+    )
     path = models.TextField(editable=False, default="")
     depth = models.PositiveIntegerField(editable=False, default=0)
     reply_count = models.PositiveIntegerField(editable=False, default=0)
@@ -289,7 +354,11 @@ class Comment(models.Model):
 
     class Meta:
         ordering = ["path"]
-        indexes = [models.Index(fields=["section", "parent", "created_at"])]
+        indexes = [
+            models.Index(fields=["section", "parent", "created_at"]),
+            models.Index(fields=["author", "created_at"]),
+        ]
+        permissions = [("moderate_comment", "Can moderate comments")]
         constraints = [
             models.UniqueConstraint(
                 fields=["author", "submission_token"], name="comment_submitted_once"
@@ -305,6 +374,10 @@ class Comment(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.status == self.Status.DELETED
+
+    @property
+    def is_placeholder(self) -> bool:
+        return self.status in self.PLACEHOLDERS
 
     @property
     def thread_id(self) -> int:
@@ -331,6 +404,40 @@ class Comment(models.Model):
         self.render()
         self.edited_at = timezone.now()
         self.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
+        discussion_changed(self.section_id)
+
+    MODERATION = {
+        # action: (statuses it applies to, status it leads to)
+        "approve": ((Status.PENDING,), Status.PUBLISHED),
+        "remove": ((Status.PUBLISHED, Status.PENDING, Status.SPAM), Status.REMOVED),
+        "spam": ((Status.PUBLISHED, Status.PENDING, Status.REMOVED), Status.SPAM),
+        "restore": ((Status.REMOVED, Status.SPAM), Status.PUBLISHED),
+    }
+
+    @transaction.atomic
+    def moderate(self, moderator, action: str, reason: str = "") -> bool:
+        """Approve, remove, mark as spam or restore; resolve its open reports and record
+        the act. Returns False (and changes nothing) where the action does not apply."""
+        allowed, outcome = self.MODERATION[action]
+        me = Comment.objects.select_for_update().get(pk=self.pk)
+        if me.status not in allowed:
+            return False
+        me.status = outcome
+        me.moderation_reason = reason if outcome == self.Status.REMOVED else ""
+        me.save(update_fields=["status", "moderation_reason", "updated_at"])
+        me.reports.filter(resolved_at__isnull=True).update(
+            resolved_at=timezone.now(), resolved_by=moderator
+        )
+        ModerationLog.record(moderator, action, comment=me, reason=reason)
+        self.status, self.moderation_reason = me.status, me.moderation_reason
+        discussion_changed(self.section_id)
+        return True
+
+    def set_pinned(self, moderator, pinned: bool) -> None:
+        Comment.objects.filter(pk=self.pk).update(is_pinned=pinned)
+        self.is_pinned = pinned
+        action = ModerationLog.Action.PIN if pinned else ModerationLog.Action.UNPIN
+        ModerationLog.record(moderator, action, comment=self)
         discussion_changed(self.section_id)
 
     @transaction.atomic
@@ -414,3 +521,220 @@ class Vote(models.Model):
 
     def __str__(self):
         return f"{self.user_id} upvoted comment {self.comment_id}"
+
+
+# --- Moderation -------------------------------------------------------------------------
+
+
+class BanQuerySet(models.QuerySet):
+    def in_force(self):
+        now = timezone.now()
+        return self.filter(lifted_at__isnull=True).filter(Q(until__isnull=True) | Q(until__gt=now))
+
+
+class Ban(models.Model):
+    """A member who may read but not post, vote or report, for a while or for good."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="bans")
+    reason = models.TextField(blank=True)
+    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
+    created_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    lifted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lifted_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    objects = BanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Ban of {self.user}"
+
+
+class ModerationPolicy(models.Model):
+    """The site's moderation rules, edited in the admin. There is one row."""
+
+    class Premoderation(models.TextChoices):
+        OFF = "off", "off: everything is published at once"
+        NEW = "new", "the first comments of each new account"
+        ALL = "all", "everything"
+
+    premoderation = models.CharField(
+        max_length=10, choices=Premoderation.choices, default=Premoderation.OFF
+    )
+    premoderate_first = models.PositiveIntegerField("comments to review per new account", default=1)
+    report_threshold = models.PositiveIntegerField(
+        default=3, help_text="Open reports that hide a comment until a moderator decides."
+    )
+    comments_per_minute = models.PositiveIntegerField(default=6)
+    comments_per_day = models.PositiveIntegerField(default=300)
+    new_account_days = models.PositiveIntegerField(
+        default=7, help_text="Accounts younger than this get the stricter limits below."
+    )
+    new_comments_per_minute = models.PositiveIntegerField(default=3)
+    new_comments_per_day = models.PositiveIntegerField(default=30)
+    new_account_max_links = models.PositiveIntegerField(default=2)
+    watched_words = models.TextField(
+        blank=True, help_text="One word or phrase a line; a comment using one waits for review."
+    )
+    tell_authors_about_removals = models.BooleanField(
+        default=True, help_text="Show authors that their comment was removed, and why."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "moderation policy"
+
+    def __str__(self):
+        return "Moderation policy"
+
+    @classmethod
+    def current(cls) -> "ModerationPolicy":
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy
+
+    def is_new(self, user) -> bool:
+        return user.date_joined > timezone.now() - timezone.timedelta(days=self.new_account_days)
+
+    def refusal(self, user, body_html: str) -> str | None:
+        """Why a comment cannot be posted now (rate and link limits); None if it can.
+        Counted in the database, so every web process shares the same limits."""
+        new = self.is_new(user)
+        per_minute = self.new_comments_per_minute if new else self.comments_per_minute
+        per_day = self.new_comments_per_day if new else self.comments_per_day
+        now = timezone.now()
+        recent = Comment.objects.filter(
+            author=user, created_at__gte=now - timezone.timedelta(days=1)
+        )
+        if recent.count() >= per_day:
+            return (
+                f"You have reached today's limit of {per_day} comments; please come back tomorrow."
+            )
+        if recent.filter(created_at__gte=now - timezone.timedelta(minutes=1)).count() >= per_minute:
+            return "You are posting very quickly; please wait a minute and try again."
+        if new and body_html.count("<a ") > self.new_account_max_links:
+            return (
+                f"New accounts can include at most {self.new_account_max_links} links in a "
+                "comment; please remove some."
+            )
+        return None
+
+    def reason_to_hold(self, user, comment) -> str:
+        """Why a new comment should wait for a moderator; empty if it can be published."""
+        if words := self.watched_in(comment.body):
+            return "uses watched words: " + ", ".join(words)
+        if self.premoderation == self.Premoderation.ALL:
+            return "every comment is reviewed"
+        if self.premoderation == self.Premoderation.NEW:
+            published = Comment.objects.filter(author=user, status=Comment.Status.PUBLISHED)
+            if published.count() < self.premoderate_first:
+                return f"one of the first {self.premoderate_first} comments of a new account"
+        return ""
+
+    def watched_in(self, text: str) -> list[str]:
+        lowered = text.lower()
+        words = [w.strip().lower() for w in self.watched_words.splitlines() if w.strip()]
+        return [w for w in words if w in lowered]
+
+
+class Report(models.Model):
+    class Reason(models.TextChoices):
+        SPAM = "spam", "spam"
+        HARASSMENT = "harassment", "harassment or abuse"
+        OFF_TOPIC = "off_topic", "off-topic"
+        OTHER = "other", "something else"
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    note = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["comment", "reporter"], name="one_report_per_person")
+        ]
+
+    def __str__(self):
+        return f"Report on comment {self.comment_id}"
+
+    @classmethod
+    @transaction.atomic
+    def file(cls, comment, reporter, reason, note="") -> bool:
+        """Report once per person; enough open reports hide the comment for review.
+        The author is never told who reported."""
+        try:
+            with transaction.atomic():
+                cls.objects.create(comment=comment, reporter=reporter, reason=reason, note=note)
+        except IntegrityError:
+            return False
+        threshold = ModerationPolicy.current().report_threshold
+        open_reports = comment.reports.filter(resolved_at__isnull=True).count()
+        if threshold and open_reports >= threshold:
+            held = Comment.objects.filter(pk=comment.pk, status=Comment.Status.PUBLISHED).update(
+                status=Comment.Status.PENDING
+            )
+            if held:
+                ModerationLog.record(
+                    None, ModerationLog.Action.HOLD, comment=comment,
+                    reason=f"{open_reports} open reports",
+                )  # fmt: skip
+                discussion_changed(comment.section_id)
+        return True
+
+
+class ModerationLog(models.Model):
+    """What moderators (and the site's own rules) did: who, what, to which object, why."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "approved"
+        REMOVE = "remove", "removed"
+        SPAM = "spam", "marked as spam"
+        RESTORE = "restore", "restored"
+        HOLD = "hold", "held for review"
+        PIN = "pin", "pinned"
+        UNPIN = "unpin", "unpinned"
+        BAN = "ban", "banned"
+        UNBAN = "unban", "unbanned"
+        RESOLVE_REPORTS = "resolve", "resolved reports"
+        POLICY = "policy", "changed the policy"
+        CLOSE = "close", "closed a discussion"
+        OPEN = "open", "opened a discussion"
+
+    actor = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Empty when the site's own rules acted.",
+    )  # fmt: skip
+    action = models.CharField(max_length=20, choices=Action.choices)
+    comment = models.ForeignKey(Comment, null=True, on_delete=models.SET_NULL, related_name="+")
+    target_user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    target = models.CharField(max_length=300, help_text="What was acted on, in words.")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.target}"
+
+    @classmethod
+    def record(cls, actor, action, *, comment=None, user=None, target="", reason=""):
+        return cls.objects.create(
+            actor=actor if actor and actor.is_authenticated else None,
+            action=action,
+            comment=comment,
+            target_user=user,
+            target=(target or (f"comment {comment.pk}" if comment else str(user or "")))[:300],
+            reason=reason,
+        )

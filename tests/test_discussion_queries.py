@@ -62,7 +62,8 @@ def test_a_members_section_page_costs_eight_queries(
     client.get("/")  # the member has been browsing: their session record exists
 
     # The member (the session itself comes from the cache); the section and essay; the
-    # top-level count; that page; the threads; whether the member's email is verified;
+    # top-level count; that page; the threads; whether the member may write (verified,
+    # not suspended: one query);
     # the member's votes among them; the outline.
     with django_assert_num_queries(8):
         response = client.get(section.get_absolute_url())
