@@ -18,7 +18,7 @@ from essays.models import Essay
 from forum.forms import CommentForm, EditCommentForm
 from forum.models import Comment, Vote
 from forum.rendering import CommentRenderer
-from forum.threads import Node, subthread, viewer_can_write
+from forum.threads import Node, subthread
 from forum.views import visible_section
 
 

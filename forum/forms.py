@@ -149,9 +149,10 @@ class CommentForm(forms.Form):
             raise forms.ValidationError(refusal)
         if not self.section.is_open_for_discussion:
             raise forms.ValidationError("The discussion of this section is closed.")
-        if body := cleaned.get("body"):
-            if refusal := ModerationPolicy.current().refusal(self.user, render_user_text(body)):
-                raise forms.ValidationError(refusal)
+        body = cleaned.get("body")
+        policy = ModerationPolicy.current()
+        if body and (refusal := policy.refusal(self.user, render_user_text(body))):
+            raise forms.ValidationError(refusal)
         quote = cleaned.get("quote")
         if quote:
             self.passage = self.section.find_passage(quote, cleaned.get("quote_anchor", ""))

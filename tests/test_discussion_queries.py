@@ -63,8 +63,7 @@ def test_a_members_section_page_costs_eight_queries(
 
     # The member (the session itself comes from the cache); the section and essay; the
     # top-level count; that page; the threads; whether the member may write (verified,
-    # not suspended: one query);
-    # the member's votes among them; the outline.
+    # not suspended: one query); the member's votes among them; the outline.
     with django_assert_num_queries(8):
         response = client.get(section.get_absolute_url())
 
