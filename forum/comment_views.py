@@ -15,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from essays.models import Essay
-from forum.forms import CommentForm, EditCommentForm
-from forum.models import Comment, Vote
+from forum.forms import CommentForm, EditCommentForm, ReportForm
+from forum.models import Comment, Report, Vote
 from forum.rendering import CommentRenderer
 from forum.threads import Node, subthread
 from forum.views import visible_section
@@ -234,3 +234,24 @@ def thread(request, comment_id):
         "ancestors": ancestors,
     }
     return render(request, "forum/thread.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_comment(request, comment_id):
+    """Tell the moderators about a comment. Each person reports a comment once; the
+    author never learns who reported it."""
+    comment = get_comment(request, comment_id)
+    require_writer(request)
+    if comment.author_id == request.user.pk or comment.status != Comment.Status.PUBLISHED:
+        raise PermissionDenied("You can only report other people's published comments.")
+    if comment.reports.filter(reporter=request.user).exists():
+        messages.info(request, "You have already reported this comment; thank you.")
+        return redirect(comment)
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        Report.file(comment, request.user, form.cleaned_data["reason"], form.cleaned_data["note"])
+        messages.success(request, "Thank you. The moderators will look at this comment.")
+        return redirect(comment)
+    status = 422 if form.is_bound else 200
+    return render(request, "forum/report.html", {"form": form, "comment": comment}, status=status)

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 
 from essays.markup import render_user_text
-from forum.models import Comment, ModerationPolicy, User
+from forum.models import Comment, ModerationPolicy, Report, User
 
 
 class SignupForm(AllauthSignupForm):
@@ -183,3 +183,26 @@ class EditCommentForm(forms.Form):
         if not body:
             raise forms.ValidationError("A comment cannot be empty; delete it instead.")
         return body
+
+
+class ReportForm(forms.Form):
+    reason = forms.ChoiceField(
+        label="What is wrong with this comment?",
+        choices=Report.Reason.choices,
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label="Anything the moderators should know? (optional)",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_note(self):
+        return clean_text(self.cleaned_data["note"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("reason") == Report.Reason.OTHER and not cleaned.get("note"):
+            self.add_error("note", "Please say what is wrong.")
+        return cleaned

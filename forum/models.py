@@ -464,10 +464,12 @@ class Comment(models.Model):
         discussion_changed(self.section_id)
 
     def can_edit(self, user) -> bool:
-        return user.is_authenticated and self.author_id == user.pk and not self.is_deleted
+        editable = (self.Status.PUBLISHED, self.Status.PENDING)
+        return user.is_authenticated and self.author_id == user.pk and self.status in editable
 
     def can_vote(self, user) -> bool:
-        return self.author_id != user.pk and not self.is_deleted and user.can_write()
+        published = self.status == self.Status.PUBLISHED
+        return self.author_id != user.pk and published and user.can_write()
 
 
 class CommentRevision(models.Model):

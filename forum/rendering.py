@@ -16,7 +16,18 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from forum.models import Comment, ModerationPolicy
 from forum.threads import Node, viewer_can_write
+
+Status = Comment.Status
+
+
+STATUS_BADGES = {
+    Status.PENDING: "Awaiting review",
+    Status.REMOVED: "Removed",
+    Status.SPAM: "Spam",
+    Status.DELETED: "Deleted",
+}
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -43,13 +54,19 @@ class CommentRenderer:
     def __init__(self, request, section):
         self.section = section
         self.viewer = request.user
+        self.viewer_id = request.user.pk
+        self.moderator = request.user.is_authenticated and request.user.is_moderator
+        self._policy = None
         self.can_reply = viewer_can_write(request.user) and section.is_open_for_discussion
         self.csrf = escape(get_token(request)) if viewer_can_write(request.user) else ""
         self.now = timezone.now()
         self.section_url = escape(section.get_absolute_url())
         self.url = {
             name: _url_pattern(name)
-            for name in ("comment", "thread", "reply", "edit_comment", "delete_comment", "vote")
+            for name in (
+                *("comment", "thread", "reply", "edit_comment", "delete_comment", "vote"),
+                "report",
+            )
         } | {"unvote": _url_pattern("unvote")}
         self.profile = _url_pattern("profile")
 
@@ -76,18 +93,21 @@ class CommentRenderer:
         c = node.comment
         pk = c.pk
         author = c.author
-        if c.is_deleted:
-            label, name = "a deleted comment", '<span class="comment__author">[deleted]</span>'
-        elif author is None:
+        if author is None:
             label, name = "a deleted user", '<span class="comment__author">deleted user</span>'
         else:
             public = escape(author.public_name)
             label = public
             profile = self.profile.format(escape(author.username))
             name = f'<a class="comment__author" href="{profile}">{public}</a>'
+        if c.is_placeholder and not self._shows_text(c):
+            label, name = "a removed comment", '<span class="comment__author">[removed]</span>'
+            if c.is_deleted:
+                label, name = "a deleted comment", '<span class="comment__author">[deleted]</span>'
         local = timezone.localtime(c.created_at)
+        hidden = " comment--hidden" if c.status != Status.PUBLISHED else ""
         out.append(
-            f'<article class="comment{" comment--deleted" if c.is_deleted else ""}" id="c-{pk}" '
+            f'<article class="comment{hidden}" id="c-{pk}" '
             f'aria-label="Comment by {label}"><details class="comment__fold" open>'
             f'<summary class="comment__meta">{name} '
             f'<a class="comment__time" href="{self.url["comment"].format(pk)}" title="Permalink">'
@@ -100,9 +120,13 @@ class CommentRenderer:
         if c.reply_count:
             plural = "reply" if c.reply_count == 1 else "replies"
             out.append(f' <span class="comment__folded-note">{c.reply_count} {plural}</span>')
+        if c.is_pinned:
+            out.append(' <span class="badge badge--pinned">Pinned</span>')
+        if c.status != Status.PUBLISHED and self._shows_text(c):
+            out.append(f' <span class="badge badge--{c.status}">{STATUS_BADGES[c.status]}</span>')
         out.append("</summary>")
         out.append(self._body(node))
-        if not c.is_deleted:
+        if c.status == Status.PUBLISHED:
             out.append('<div class="comment__actions">')
             out.append(self._vote(node))
             if self.can_reply:
@@ -111,6 +135,8 @@ class CommentRenderer:
                     f'<a href="{reply}" hx-get="{reply}" hx-target="#c-{pk}-reply" '
                     'hx-swap="innerHTML">Reply</a>'
                 )
+            if self.can_reply and c.author_id != self.viewer_id:
+                out.append(f'<a href="{self.url["report"].format(pk)}">Report</a>')
             if node.can_edit:
                 edit = self.url["edit_comment"].format(pk)
                 out.append(
@@ -134,12 +160,25 @@ class CommentRenderer:
             )
         out.append("</details></article>")
 
+    def _shows_text(self, c) -> bool:
+        """Whether this viewer sees the text of a comment that is not published."""
+        if c.status == Status.PUBLISHED or self.moderator:
+            return True
+        if c.author_id is None or c.author_id != self.viewer_id or c.is_deleted:
+            return False
+        if c.status == Status.PENDING:
+            return True
+        if self._policy is None:  # asked only when an author meets a removed comment
+            self._policy = ModerationPolicy.current()
+        return self._policy.tell_authors_about_removals
+
     def _body(self, node: Node) -> str:
         c = node.comment
-        if c.is_deleted:
-            inner = '<p class="comment__placeholder">[deleted]</p>'
+        if c.is_placeholder and not self._shows_text(c):
+            text = "[deleted]" if c.is_deleted else "[removed by a moderator]"
+            inner = f'<p class="comment__placeholder">{text}</p>'
         else:
-            inner = ""
+            inner = self._notice(c)
             if c.quote_text:
                 before = f"…{escape(c.quote_before)}" if c.quote_before else ""
                 after = f"{escape(c.quote_after)}…" if c.quote_after else ""
@@ -150,6 +189,19 @@ class CommentRenderer:
                 )
             inner += f'<div class="user-text">{c.body_html}</div>'
         return f'<div class="comment__body" id="c-{c.pk}-body">{inner}</div>'
+
+    def _notice(self, c) -> str:
+        """What the author (or a moderator) is told about a comment others cannot see."""
+        if c.status == Status.PUBLISHED or c.is_deleted:
+            return ""
+        if c.status == Status.PENDING:
+            text = "Awaiting review: only you and the moderators can see this for now."
+        else:
+            reason = f" Reason: {escape(c.moderation_reason)}" if c.moderation_reason else ""
+            text = f"Removed by a moderator.{reason} Only you and the moderators can see it."
+        if self.moderator and c.author_id != self.viewer_id:
+            text = f"{STATUS_BADGES[c.status]}: hidden from readers."
+        return f'<p class="comment__notice">{text}</p>'
 
     def _vote(self, node: Node) -> str:
         c = node.comment

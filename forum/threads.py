@@ -21,6 +21,7 @@ PAGE_FIELDS = [
     *("id", "section_id", "parent_id", "root_id", "author_id", "body_html", "status"),
     *("path", "depth", "reply_count", "score", "created_at", "edited_at"),
     *("quote_text", "quote_before", "quote_after", "quote_anchor"),
+    *("is_pinned", "moderation_reason"),
 ]
 
 
@@ -55,6 +56,8 @@ class PageComment:
     quote_before: str
     quote_after: str
     quote_anchor: str
+    is_pinned: bool
+    moderation_reason: str
     author: PageAuthor | None = None
 
     @property
@@ -64,6 +67,10 @@ class PageComment:
     @property
     def is_deleted(self) -> bool:
         return self.status == Comment.Status.DELETED
+
+    @property
+    def is_placeholder(self) -> bool:
+        return self.status in Comment.PLACEHOLDERS
 
 
 SORT_LABELS = {"oldest": "Oldest", "newest": "Newest", "top": "Top"}
@@ -161,10 +168,11 @@ def _assemble(comments: list[PageComment], user) -> list[Node]:
     tops: list[Node] = []
     for comment in comments:
         mine = user.is_authenticated and comment.author_id == user.pk
+        published = comment.status == Comment.Status.PUBLISHED
         node = Node(
             comment=comment,
-            can_edit=mine and not comment.is_deleted,
-            can_vote=can_write and not mine and not comment.is_deleted,
+            can_edit=mine and published,
+            can_vote=can_write and not mine and published,
             voted=comment.pk in voted,
         )
         nodes[comment.pk] = node

@@ -42,6 +42,7 @@ urlpatterns = [
     path("comments/<id:comment_id>/edit/", comment_views.edit_comment, name="edit_comment"),
     path("comments/<id:comment_id>/delete/", comment_views.delete_comment, name="delete_comment"),
     path("comments/<id:comment_id>/vote/", comment_views.vote, name="vote"),
+    path("comments/<id:comment_id>/report/", comment_views.report_comment, name="report"),
     path("comments/<id:comment_id>/unvote/", comment_views.unvote, name="unvote"),
     path("people/<username:username>/", account_views.profile, name="profile"),
     path("accounts/settings/", account_views.account_settings, name="account_settings"),
