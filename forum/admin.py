@@ -1,7 +1,32 @@
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+"""Moderation in the Django admin: comments, the review queue, reports, bans, the
+policy, closing discussions, and a record of every act that nobody can edit."""
 
-from forum.models import User
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, Q
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
+
+from forum.models import (
+    Ban,
+    Comment,
+    CommentRevision,
+    EssayDiscussion,
+    ModerationLog,
+    ModerationPolicy,
+    Report,
+    ReviewItem,
+    SectionDiscussion,
+    User,
+    discussion_changed,
+    needs_review,
+)
+
+Action = ModerationLog.Action
 
 
 @admin.register(User)
@@ -11,3 +36,410 @@ class UserAdmin(DjangoUserAdmin):
         ("Profile", {"fields": ["display_name", "bio", "email_on_reply"]}),
     ]
     list_display = ["username", "email", "display_name", "is_staff", "is_active", "date_joined"]
+    actions = ["remove_all_comments"]
+
+    @admin.action(description="Remove all comments of the selected users (spam clean-up)")
+    def remove_all_comments(self, request, queryset):
+        removed = remove_comments_of(request.user, queryset, "spam clean-up")
+        messages.success(request, f"Removed {removed} comments.")
+
+
+def remove_comments_of(moderator, users, reason) -> int:
+    removed = 0
+    for comment in Comment.objects.filter(author__in=users).exclude(
+        status__in=[Comment.Status.REMOVED, Comment.Status.SPAM, Comment.Status.DELETED]
+    ):
+        removed += comment.moderate(moderator, "remove", reason)
+    return removed
+
+
+# --- Comments -----------------------------------------------------------------------------
+
+
+class HasReportsFilter(admin.SimpleListFilter):
+    title = "open reports"
+    parameter_name = "reported"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "with open reports"), ("no", "without")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(open_reports__gt=0)
+        if self.value() == "no":
+            return queryset.filter(open_reports=0)
+        return queryset
+
+
+class ReportInline(admin.TabularInline):
+    model = Report
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "reporter", "reason", "note", "resolved_at", "resolved_by"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RevisionInline(admin.TabularInline):
+    model = CommentRevision
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "earlier versions (edit history)"
+    fields = ["created_at", "replaced_at", "body"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded, and shown to the author if the policy says so.",
+    )
+    ban_until = forms.DateTimeField(
+        required=False, help_text="For a ban: empty means until lifted. Format: 2026-12-31 18:00."
+    )
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = [
+        "excerpt",
+        "author",
+        "section",
+        "status",
+        "open_reports",
+        "score",
+        "is_pinned",
+        "created_at",
+    ]
+    list_filter = ["status", "section__essay", "section", HasReportsFilter, "created_at"]
+    search_fields = ["body", "author__username", "author__display_name"]
+    list_select_related = ["author", "section__essay"]
+    list_per_page = 50
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    actions = ["approve", "remove", "mark_spam", "restore", "remove_and_ban", "pin", "unpin"]
+    inlines = [ReportInline, RevisionInline]
+    fields = [
+        "author",
+        "section",
+        "status",
+        "moderation_reason",
+        "is_pinned",
+        "created_at",
+        "edited_at",
+        "score",
+        "text",
+        "thread_context",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(open_reports=Count("reports", filter=Q(reports__resolved_at__isnull=True)))
+        )
+
+    def has_add_permission(self, request):
+        return False  # comments are written on the site
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser  # moderators remove; only a superuser deletes
+
+    @admin.display(description="comment")
+    def excerpt(self, comment):
+        return Truncator(comment.body or "(no text)").chars(80)
+
+    @admin.display(description="open reports", ordering="open_reports")
+    def open_reports(self, comment):
+        return comment.open_reports
+
+    @admin.display(description="text as published")
+    def text(self, comment):
+        # body_html was sanitized by essays.markup when the comment was saved.
+        return format_html('<div class="user-text">{}</div>', mark_safe(comment.body_html))  # noqa: S308
+
+    @admin.display(description="in the thread")
+    def thread_context(self, comment):
+        parent = comment.parent
+        replies = comment.replies.select_related("author").order_by("created_at")[:20]
+        parts = []
+        if parent:
+            parts.append(
+                format_html(
+                    "<p><strong>In reply to</strong> {} ({}): {}</p>",
+                    parent.author or "deleted user",
+                    parent.get_status_display(),
+                    Truncator(parent.body).chars(200),
+                )
+            )
+        parts.append(
+            format_html(
+                '<p><a href="{}">Open on the site</a> · {} direct replies</p>',
+                comment.get_absolute_url(),
+                comment.reply_count,
+            )
+        )
+        if replies:
+            rows = (
+                (r.author or "deleted user", r.get_status_display(), Truncator(r.body).chars(120))
+                for r in replies
+            )
+            items = format_html_join("", "<li>{} ({}): {}</li>", rows)
+            parts.append(format_html("<ul>{}</ul>", items))
+        return mark_safe("".join(parts))  # noqa: S308  (each part built with format_html)
+
+    def _moderate(self, request, queryset, action, reason=""):
+        done = sum(comment.moderate(request.user, action, reason) for comment in queryset)
+        skipped = queryset.count() - done
+        note = f" ({skipped} skipped: the action does not apply to them)" if skipped else ""
+        self.message_user(request, f"{done} comments: {action} done{note}.", messages.SUCCESS)
+
+    def _with_reason(self, request, queryset, title, apply):
+        """Ask for a reason on an intermediate page, then apply."""
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            apply(form.cleaned_data)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "queryset": queryset,
+            "action": request.POST.get("action"),
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return render(request, "admin/forum/comment/reason.html", context)
+
+    @admin.action(description="Approve (publish)", permissions=["change"])
+    def approve(self, request, queryset):
+        self._moderate(request, queryset, "approve")
+
+    @admin.action(description="Remove, with a reason", permissions=["change"])
+    def remove(self, request, queryset):
+        return self._with_reason(
+            request,
+            queryset,
+            "Remove comments",
+            lambda data: self._moderate(request, queryset, "remove", data["reason"]),
+        )
+
+    @admin.action(description="Mark as spam", permissions=["change"])
+    def mark_spam(self, request, queryset):
+        self._moderate(request, queryset, "spam", "spam")
+
+    @admin.action(description="Restore (publish again)", permissions=["change"])
+    def restore(self, request, queryset):
+        self._moderate(request, queryset, "restore")
+
+    @admin.action(description="Remove and ban the authors", permissions=["change"])
+    def remove_and_ban(self, request, queryset):
+        def apply(data):
+            self._moderate(request, queryset, "remove", data["reason"])
+            authors = User.objects.filter(comments__in=queryset).distinct()
+            for author in authors:
+                ban_user(request.user, author, data["reason"], data["ban_until"])
+            self.message_user(request, f"Banned {len(authors)} authors.", messages.SUCCESS)
+
+        return self._with_reason(request, queryset, "Remove comments and ban their authors", apply)
+
+    @admin.action(description="Pin to the top of the discussion", permissions=["change"])
+    def pin(self, request, queryset):
+        for comment in queryset:
+            comment.set_pinned(request.user, True)
+
+    @admin.action(description="Unpin", permissions=["change"])
+    def unpin(self, request, queryset):
+        for comment in queryset:
+            comment.set_pinned(request.user, False)
+
+
+@admin.register(ReviewItem)
+class ReviewQueueAdmin(CommentAdmin):
+    """Pending and reported comments, oldest first: one click from the admin index."""
+
+    list_filter = ["status", "section__essay", HasReportsFilter]
+    date_hierarchy = None
+    ordering = ["created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(pk__in=needs_review().values("pk"))
+
+
+# --- Bans ---------------------------------------------------------------------------------
+
+
+def ban_user(moderator, user, reason, until=None) -> Ban:
+    ban = Ban.objects.create(user=user, reason=reason, until=until, created_by=moderator)
+    ModerationLog.record(moderator, Action.BAN, user=user, reason=reason)
+    return ban
+
+
+class BanForm(forms.ModelForm):
+    username = forms.CharField(help_text="The member's username.")
+
+    class Meta:
+        model = Ban
+        fields = ["reason", "until"]
+
+    def clean_username(self):
+        try:
+            return User.objects.get(username=self.cleaned_data["username"])
+        except User.DoesNotExist:
+            raise forms.ValidationError("There is no member with that username.") from None
+
+
+@admin.register(Ban)
+class BanAdmin(admin.ModelAdmin):
+    list_display = ["user", "reason", "until", "in_force", "created_by", "created_at", "lifted_at"]
+    list_select_related = ["user", "created_by"]
+    search_fields = ["user__username", "reason"]
+    actions = ["lift"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            return BanForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "created_by", "created_at", "lifted_at", "lifted_by"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        ban = ban_user(
+            request.user,
+            form.cleaned_data["username"],
+            form.cleaned_data["reason"],
+            form.cleaned_data["until"],
+        )
+        obj.pk = ban.pk
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # lift a ban instead: the record stays
+
+    @admin.display(boolean=True, description="in force")
+    def in_force(self, ban):
+        return ban.lifted_at is None and (ban.until is None or ban.until > timezone.now())
+
+    @admin.action(description="Lift the selected bans (unban)", permissions=["change"])
+    def lift(self, request, queryset):
+        for ban in queryset.filter(lifted_at__isnull=True):
+            ban.lifted_at, ban.lifted_by = timezone.now(), request.user
+            ban.save(update_fields=["lifted_at", "lifted_by"])
+            ModerationLog.record(request.user, Action.UNBAN, user=ban.user)
+
+
+# --- Reports, policy, record, discussions ------------------------------------------------
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = ["comment", "reason", "reporter", "created_at", "resolved_at"]
+    list_filter = ["reason", ("resolved_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["comment", "reporter"]
+    readonly_fields = [
+        "comment",
+        "reporter",
+        "reason",
+        "note",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+    ]
+    actions = ["resolve"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Resolve (keep the comment as it is)", permissions=["change"])
+    def resolve(self, request, queryset):
+        for report in queryset.filter(resolved_at__isnull=True).select_related("comment"):
+            report.resolved_at, report.resolved_by = timezone.now(), request.user
+            report.save(update_fields=["resolved_at", "resolved_by"])
+            ModerationLog.record(request.user, Action.RESOLVE_REPORTS, comment=report.comment)
+
+
+@admin.register(ModerationPolicy)
+class ModerationPolicyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return not ModerationPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        ModerationPolicy.current()  # there is always exactly one, to edit
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changed = ", ".join(form.changed_data) or "nothing"
+        ModerationLog.record(
+            request.user, Action.POLICY, target="moderation policy", reason=f"changed: {changed}"
+        )
+
+
+@admin.register(ModerationLog)
+class ModerationLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "action", "target", "reason"]
+    list_filter = ["action", "created_at"]
+    list_select_related = ["actor"]
+    search_fields = ["target", "reason", "actor__username"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record is permanent, for moderators and superusers alike
+
+
+class DiscussionAdmin(admin.ModelAdmin):
+    list_editable = ["discussion_closed"]
+    fields = ["discussion_closed"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "discussion_closed" in form.changed_data:
+            action = Action.CLOSE if obj.discussion_closed else Action.OPEN
+            ModerationLog.record(request.user, action, target=str(obj))
+            for section_id in self.sections_of(obj):
+                discussion_changed(section_id)
+
+
+@admin.register(SectionDiscussion)
+class SectionDiscussionAdmin(DiscussionAdmin):
+    list_display = ["heading", "essay", "discussion_closed"]
+    list_select_related = ["essay"]
+    list_filter = ["essay", "discussion_closed"]
+
+    def sections_of(self, section):
+        return [section.pk]
+
+
+@admin.register(EssayDiscussion)
+class EssayDiscussionAdmin(DiscussionAdmin):
+    list_display = ["title", "discussion_closed"]
+
+    def sections_of(self, essay):
+        return list(essay.sections.values_list("pk", flat=True))

@@ -34,6 +34,14 @@ class ForumAdminSite(admin.AdminSite):
     def has_permission(self, request):
         return staff_may_enter(request)
 
+    def index(self, request, extra_context=None):
+        from forum.models import needs_review
+
+        extra_context = extra_context or {}
+        if request.user.has_perm("forum.view_reviewitem"):
+            extra_context["review_count"] = needs_review().count()
+        return super().index(request, extra_context)
+
     def login(self, request, extra_context=None):
         index = reverse("admin:index", current_app=self.name)
         user = request.user

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from essays.markup import render_user_text
+from essays.models import Essay, Section
 
 
 class User(AbstractUser):
@@ -740,3 +741,40 @@ class ModerationLog(models.Model):
             target=(target or (f"comment {comment.pk}" if comment else str(user or "")))[:300],
             reason=reason,
         )
+
+
+class ReviewItem(Comment):
+    """The review queue: comments waiting for a moderator (pending, or reported)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "comment to review"
+        verbose_name_plural = "review queue"
+
+
+class SectionDiscussion(Section):
+    """Opening and closing a section's discussion, without access to its text."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "section discussion"
+
+
+class EssayDiscussion(Essay):
+    """Opening and closing the discussion of a whole essay."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "essay discussion"
+
+
+def needs_review():
+    """Pending comments and comments with open reports, oldest first."""
+    return (
+        Comment.objects.filter(
+            Q(status=Comment.Status.PENDING)
+            | Q(status=Comment.Status.PUBLISHED, reports__resolved_at__isnull=True)
+        )
+        .distinct()
+        .order_by("created_at")
+    )
