@@ -311,16 +311,11 @@ class BanAdmin(admin.ModelAdmin):
         return ["user", "created_by", "created_at", "lifted_at", "lifted_by"] if obj else []
 
     def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        ban = ban_user(
-            request.user,
-            form.cleaned_data["username"],
-            form.cleaned_data["reason"],
-            form.cleaned_data["until"],
-        )
-        obj.pk = ban.pk
+        if not change:
+            obj.user, obj.created_by = form.cleaned_data["username"], request.user
+        super().save_model(request, obj, form, change)
+        if not change:
+            ModerationLog.record(request.user, Action.BAN, user=obj.user, reason=obj.reason)
 
     def has_delete_permission(self, request, obj=None):
         return False  # lift a ban instead: the record stays

@@ -81,7 +81,10 @@ def post_comment(request, essay_slug, section_slug):
             "form": CommentForm(section=section, user=request.user),
         }
         return render(request, "forum/posted.html", context)
-    messages.success(request, "Your comment is published.")
+    if comment.status == Comment.Status.PENDING:
+        messages.info(request, "Thank you. Your comment will appear once a moderator approves it.")
+    else:
+        messages.success(request, "Your comment is published.")
     return redirect(comment)
 
 

@@ -770,11 +770,9 @@ class EssayDiscussion(Essay):
 
 def needs_review():
     """Pending comments and comments with open reports, oldest first."""
-    return (
-        Comment.objects.filter(
-            Q(status=Comment.Status.PENDING)
-            | Q(status=Comment.Status.PUBLISHED, reports__resolved_at__isnull=True)
-        )
-        .distinct()
-        .order_by("created_at")
+    reported = models.Exists(
+        Report.objects.filter(comment=models.OuterRef("pk"), resolved_at__isnull=True)
     )
+    return Comment.objects.filter(
+        Q(status=Comment.Status.PENDING) | Q(reported, status=Comment.Status.PUBLISHED)
+    ).order_by("created_at")

@@ -92,3 +92,15 @@ def post(section):
         return comment
 
     return post
+
+
+@pytest.fixture
+def mod(db):
+    """Mo moderates: staff, in the Moderators group, nothing more."""
+    from django.contrib.auth.models import Group
+
+    user = make_member("mo")
+    user.is_staff = True
+    user.save()
+    user.groups.add(Group.objects.get(name="Moderators"))
+    return user
