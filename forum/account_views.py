@@ -76,8 +76,8 @@ def delete_account(request):
     form = DeleteAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = request.user
-        logout(request)
         user.delete_account(keep_comments=form.keep_comments())
+        logout(request)  # after: if deleting failed, the person is still signed in
         messages.success(request, "Your account has been deleted. Thank you for reading with us.")
         return redirect("home")
     return render(request, "accounts/delete.html", {"form": form})

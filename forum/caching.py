@@ -8,6 +8,7 @@ view by another reader a cache read, until something changes.
 """
 
 import hashlib
+import time
 from functools import cache as memoize
 from pathlib import Path
 
@@ -32,11 +33,20 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+# Query parameters a cached page may vary on; any other parameter skips the cache, so
+# junk in URLs cannot fill it with copies.
+CACHED_PARAMETERS = {"sort", "page"}
+# Pages say "5 minutes ago": a cached copy is never older than this.
+FRESH_FOR = 60
+
+
 def is_reader_request(request) -> bool:
     """An anonymous GET with no message waiting: the same page for everyone."""
     return (
-        request.method == "GET"
+        settings.READER_CACHE
+        and request.method == "GET"
         and not request.user.is_authenticated
+        and set(request.GET) <= CACHED_PARAMETERS
         and not len(get_messages(request))
     )
 
@@ -50,8 +60,9 @@ def for_readers(request, version_parts, build):
     """Serve `build()` to anonymous GET requests with an ETag and from the cache."""
     if not is_reader_request(request):
         return build()
+    minute = int(time.time() // FRESH_FOR)
     fingerprint = repr(
-        (code_version(), *version_parts, request.get_full_path(), bool(request.htmx))
+        (code_version(), *version_parts, request.get_full_path(), bool(request.htmx), minute)
     )
     etag = '"' + hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + '"'
     if etag in request.headers.get("If-None-Match", ""):

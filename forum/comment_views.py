@@ -8,7 +8,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -71,7 +72,16 @@ def post_comment(request, essay_slug, section_slug):
             )
             return reswap(retarget(response, "this"), "outerHTML")
         return compose_page(request, section, form, status=422)
-    comment, _ = form.save()
+    try:
+        comment, _ = form.save()
+    except Comment.DoesNotExist:
+        form.add_error(None, "The comment you replied to was deleted a moment ago.")
+        if request.htmx:
+            response = render(
+                request, "forum/comment_form.html", {"form": form, "section": section}, status=422
+            )
+            return reswap(retarget(response, "this"), "outerHTML")
+        return compose_page(request, section, form, status=422)
     if request.htmx:
         node = comment_node(request, comment)
         context = {
@@ -129,6 +139,8 @@ def edit_comment(request, comment_id):
     comment = get_comment(request, comment_id)
     if not comment.can_edit(request.user):
         raise PermissionDenied("You can only edit your own comments.")
+    if not comment.section.is_open_for_discussion:
+        raise PermissionDenied("The discussion of this section is closed.")
     form = EditCommentForm(
         request.POST or None, initial={"body": comment.body}, auto_id=f"edit{comment.pk}_%s"
     )
@@ -186,10 +198,15 @@ def _vote(request, comment_id, *, cast: bool):
     require_writer(request)
     if not comment.can_vote(request.user):
         raise PermissionDenied("You cannot vote on your own or a deleted comment.")
-    if cast:
-        Vote.objects.cast(request.user, comment)
-    else:
-        Vote.objects.withdraw(request.user, comment)
+    if not comment.section.is_open_for_discussion:
+        raise PermissionDenied("The discussion of this section is closed.")
+    try:
+        if cast:
+            Vote.objects.cast(request.user, comment)
+        else:
+            Vote.objects.withdraw(request.user, comment)
+    except Comment.DoesNotExist:
+        raise Http404("That comment was deleted a moment ago.") from None
     if request.htmx:
         comment.refresh_from_db(fields=["score"])
         node = comment_node(request, comment)
@@ -210,7 +227,7 @@ def permalink(request, comment_id):
         Comment.objects.filter(section=section)
         .visible_to(request.user)
         .top_level()
-        .filter(created_at__lt=root.created_at)
+        .filter(Q(created_at__lt=root.created_at) | Q(created_at=root.created_at, pk__lt=root.pk))
         .count()
     )
     page = earlier // settings.COMMENTS_PAGE_SIZE + 1

@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -48,7 +50,18 @@ class User(AbstractUser):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "bio" in update_fields:
             kwargs["update_fields"] = {*update_fields, "bio_html"}
+        names = {"username", "display_name"}
+        renamed = (
+            self.pk
+            and (update_fields is None or names & set(update_fields))
+            and User.objects.filter(pk=self.pk)
+            .exclude(username=self.username, display_name=self.display_name)
+            .exists()
+        )
         super().save(*args, **kwargs)
+        if renamed:  # every page showing the old name must show the new one
+            for section_id in set(self.comments.values_list("section_id", flat=True)):
+                discussion_changed(section_id)
 
     def get_absolute_url(self):
         return reverse("profile", args=[self.username])
@@ -173,11 +186,12 @@ class User(AbstractUser):
         """
         sections = set(self.comments.values_list("section_id", flat=True))
         if not keep_comments:
-            # Deepest first, so a comment whose replies all go can go too.
-            for comment in self.comments.order_by("-depth", "-pk"):
-                comment.delete_by_author()
-        for comment_id in self.votes.values_list("comment_id", flat=True):
-            Comment.objects.filter(pk=comment_id).update(score=F("score") - 1)
+            # Deepest first, so a comment whose replies all go can go too. Each is looked
+            # up again: deleting one may already have taken a placeholder parent with it.
+            ids = list(self.comments.order_by("-depth", "-pk").values_list("pk", flat=True))
+            for comment_id in ids:
+                if comment := Comment.objects.filter(pk=comment_id).first():
+                    comment.delete_by_author()
         self.delete()  # what is kept loses its author: Comment.author is SET_NULL
         for section_id in sections:
             discussion_changed(section_id)
@@ -259,6 +273,7 @@ class CommentQuerySet(models.QuerySet):
             return earlier, False
         if parent is not None:
             # Lock the parent: its author cannot delete it while this reply is written.
+            # If it went a moment ago, DoesNotExist tells the caller so.
             parent = self.select_for_update().get(pk=parent.pk)
         comment = Comment(
             section=section,
@@ -445,8 +460,10 @@ class Comment(models.Model):
     def delete_by_author(self) -> None:
         """With replies, the comment becomes a "[deleted]" placeholder so the thread
         stays whole; without, it disappears, and so does a placeholder parent left with
-        no replies."""
-        me = Comment.objects.select_for_update().get(pk=self.pk)
+        no replies. Deleting what is already gone changes nothing."""
+        me = Comment.objects.select_for_update().filter(pk=self.pk).first()
+        if me is None:
+            return
         if Comment.objects.filter(parent=me).exists():
             me.status = Comment.Status.DELETED
             me.body = me.body_html = me.quote_text = me.quote_before = me.quote_after = ""
@@ -491,7 +508,10 @@ class CommentRevision(models.Model):
 class VoteQuerySet(models.QuerySet):
     @transaction.atomic
     def cast(self, user, comment) -> bool:
-        """Upvote once; a second vote by the same person changes nothing."""
+        """Upvote once; a second vote by the same person changes nothing. The comment's
+        row is locked first, so a deletion cannot slip in between."""
+        if not Comment.objects.select_for_update().filter(pk=comment.pk).exists():
+            raise Comment.DoesNotExist("The comment is gone.")
         try:
             with transaction.atomic():
                 self.create(user=user, comment=comment)
@@ -776,3 +796,12 @@ def needs_review():
     return Comment.objects.filter(
         Q(status=Comment.Status.PENDING) | Q(reported, status=Comment.Status.PUBLISHED)
     ).order_by("created_at")
+
+
+@receiver(pre_delete, sender=User)
+def _take_back_votes(sender, instance, **kwargs):
+    """However an account goes (its owner, the admin), its upvotes stop counting."""
+    voted = list(instance.votes.values_list("comment_id", "comment__section_id"))
+    Comment.objects.filter(pk__in=[c for c, _ in voted]).update(score=F("score") - 1)
+    for section_id in {s for _, s in voted}:
+        discussion_changed(section_id)

@@ -208,6 +208,13 @@ CACHES = {
     "default": env_url("CACHE_URL", "locmemcache://", environ.Env.cache_url_config),
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Readers' page cache and ETags rely on versions kept in the cache, so they must be
+# shared by every process that changes content (web workers, the worker, manage.py).
+# On by default only with a shared cache (Redis); a per-process cache would serve
+# stale pages after a change made elsewhere.
+READER_CACHE = env_bool(
+    "READER_CACHE", not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+)
 
 # --- Email ------------------------------------------------------------------------------
 

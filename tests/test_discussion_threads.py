@@ -159,8 +159,19 @@ def test_the_essay_page_shows_each_sections_comment_count_and_activity(
     assert '<rect class="activity__bar" width="33"' in html
 
 
+@pytest.fixture
+def reader_cache(settings):
+    settings.READER_CACHE = True  # as with Redis; one test process shares its cache
+
+
 def test_anonymous_repeat_views_are_answered_from_the_cache_until_the_discussion_changes(
-    client, section, ann, post, django_assert_num_queries, django_capture_on_commit_callbacks
+    reader_cache,
+    client,
+    section,
+    ann,
+    post,
+    django_assert_num_queries,
+    django_capture_on_commit_callbacks,
 ):
     post(ann, "Before")
     first = client.get(section.get_absolute_url())
@@ -180,7 +191,7 @@ def test_anonymous_repeat_views_are_answered_from_the_cache_until_the_discussion
 
 
 def test_an_edit_to_the_essay_text_changes_what_readers_get(
-    client, section, django_capture_on_commit_callbacks
+    reader_cache, client, section, django_capture_on_commit_callbacks
 ):
     etag = client.get(section.get_absolute_url())["ETag"]
 
@@ -194,7 +205,7 @@ def test_an_edit_to_the_essay_text_changes_what_readers_get(
 
 
 def test_unpublishing_an_essay_hides_its_cached_pages_at_once(
-    client, section, django_capture_on_commit_callbacks
+    reader_cache, client, section, django_capture_on_commit_callbacks
 ):
     assert client.get(section.get_absolute_url()).status_code == 200
 
@@ -203,3 +214,41 @@ def test_unpublishing_an_essay_hides_its_cached_pages_at_once(
         section.essay.save()
 
     assert client.get(section.get_absolute_url()).status_code == 404
+
+
+def test_a_renamed_member_is_renamed_on_cached_pages(
+    reader_cache, client, section, ann, post, django_capture_on_commit_callbacks
+):
+    post(ann, "Signed")
+    etag = client.get(section.get_absolute_url())["ETag"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ann.display_name = "Ann Renamed"
+        ann.save()
+    response = client.get(section.get_absolute_url(), headers={"If-None-Match": etag})
+
+    assert response.status_code == 200
+    assert "Ann Renamed" in response.text
+
+
+def test_unknown_query_parameters_are_never_cached(reader_cache, client, section, ann, post):
+    from django.core.cache import cache
+
+    post(ann, "Hello")
+    client.get(section.get_absolute_url())
+    keys_before = len(cache._cache)
+
+    for n in range(5):
+        response = client.get(f"{section.get_absolute_url()}?utm_source={n}")
+        assert response.status_code == 200
+        assert "ETag" not in response
+
+    assert len(cache._cache) == keys_before
+
+
+def test_without_a_shared_cache_readers_get_fresh_pages(client, section, settings):
+    settings.READER_CACHE = False
+
+    response = client.get(section.get_absolute_url())
+
+    assert "ETag" not in response
