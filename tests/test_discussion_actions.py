@@ -236,3 +236,46 @@ def test_deleting_an_account_can_erase_comments_leaving_others_replies(client, a
     assert answered.body == ""
     assert Comment.objects.filter(body="Ben's answer", author=ben).exists()
     assert "answered view" not in client.get(answered.section.get_absolute_url()).text
+
+
+# --- Edge cases a review found ------------------------------------------------------------
+
+
+def test_erasing_an_account_whose_placeholder_cascades_does_not_crash(client, ann, post):
+    parent = post(ann, "Parent")
+    post(ann, "My own reply", parent=parent)
+    parent.delete_by_author()  # a placeholder, because of the reply
+    reauthenticated(client, ann)
+
+    response = client.post("/accounts/delete/", {"comments": "erase", "confirm": "on"})
+
+    assert response.status_code == 302
+    assert not Comment.objects.exists()
+
+
+def test_deleting_a_member_any_way_takes_back_their_upvotes(ann, ben, post):
+    comment = post(ann, "Liked")
+    Vote.objects.cast(ben, comment)
+
+    ben.delete()  # as the admin would
+
+    comment.refresh_from_db()
+    assert comment.score == 0
+
+
+@pytest.mark.parametrize("closed", ["section", "essay"])
+def test_edits_and_votes_stop_when_the_discussion_closes(client, section, ann, ben, post, closed):
+    comment = post(ann, "Before closing")
+    target = section if closed == "section" else section.essay
+    target.discussion_closed = True
+    target.save()
+
+    client.force_login(ann)
+    assert (
+        client.post(reverse("edit_comment", args=[comment.pk]), {"body": "After"}).status_code
+        == 403
+    )
+    client.force_login(ben)
+    assert client.post(reverse("vote", args=[comment.pk])).status_code == 403
+    comment.refresh_from_db()
+    assert (comment.body, comment.score) == ("Before closing", 0)

@@ -130,3 +130,25 @@ def test_votes_at_once_are_all_counted(postgres_only, transactional_db, section)
 
     comment.refresh_from_db()
     assert comment.score == Vote.objects.count() == 11
+
+
+def test_a_reply_to_a_comment_deleted_at_that_moment_is_refused_cleanly(section):
+    ann, ben = make_member("ann"), make_member("ben")
+    parent, _ = Comment.objects.post(section=section, author=ann, body="Soon gone")
+    form_sees_parent = Comment.objects.get(pk=parent.pk)
+    parent.delete_by_author()  # gone between the form's check and the insert
+
+    with pytest.raises(Comment.DoesNotExist):
+        Comment.objects.post(section=section, author=ben, body="Reply", parent=form_sees_parent)
+    assert not Comment.objects.exists()
+
+
+def test_a_vote_on_a_comment_deleted_at_that_moment_is_refused_cleanly(section):
+    ann, ben = make_member("ann"), make_member("ben")
+    comment, _ = Comment.objects.post(section=section, author=ann, body="Soon gone")
+    stale = Comment.objects.get(pk=comment.pk)
+    comment.delete_by_author()
+
+    with pytest.raises(Comment.DoesNotExist):
+        Vote.objects.cast(ben, stale)
+    assert not Vote.objects.exists()

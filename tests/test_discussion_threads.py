@@ -252,3 +252,19 @@ def test_without_a_shared_cache_readers_get_fresh_pages(client, section, setting
     response = client.get(section.get_absolute_url())
 
     assert "ETag" not in response
+
+
+def test_a_permalink_counts_comments_posted_in_the_same_instant(
+    client, section, ann, settings, post
+):
+    from django.utils import timezone
+
+    from forum.models import Comment
+
+    settings.COMMENTS_PAGE_SIZE = 2
+    comments = [post(ann, f"Same time {n}") for n in range(3)]
+    Comment.objects.update(created_at=timezone.now())
+
+    response = client.get(reverse("comment", args=[comments[2].pk]))
+
+    assert "&page=2#" in response["Location"]
