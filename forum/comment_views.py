@@ -4,6 +4,8 @@ Every action works as a plain form with a redirect; with JavaScript, htmx sends 
 forms and the same views answer with just the changed fragment.
 """
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -238,7 +240,10 @@ def permalink(request, comment_id):
 def thread(request, comment_id):
     """A comment with its replies, for threads deeper than the section page shows."""
     comment = get_comment(request, comment_id)
-    nodes = subthread(comment, request.user)
+    after = request.GET.get("after", "")
+    if not re.fullmatch(r"(?:[0-9a-z]{7}){1,1000}", after):
+        after = ""  # not a path: start at the beginning
+    nodes = subthread(comment, request.user, after=after)
     ancestors = list(
         Comment.objects.visible_to(request.user)
         .filter(pk__in=comment.ancestor_ids())

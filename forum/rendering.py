@@ -117,9 +117,9 @@ class CommentRenderer:
         if c.edited_at and not c.is_deleted:
             edited = timezone.localtime(c.edited_at).strftime("%-d %B %Y, %H:%M %Z")
             out.append(f' <span class="comment__edited" title="Edited {edited}">edited</span>')
-        if c.reply_count:
-            plural = "reply" if c.reply_count == 1 else "replies"
-            out.append(f' <span class="comment__folded-note">{c.reply_count} {plural}</span>')
+        if shown := len(node.replies):
+            plural = "reply" if shown == 1 else "replies"
+            out.append(f' <span class="comment__folded-note">{shown} {plural}</span>')
         if c.is_pinned:
             out.append(' <span class="badge badge--pinned">Pinned</span>')
         if c.status != Status.PUBLISHED and self._shows_text(c):
@@ -157,6 +157,11 @@ class CommentRenderer:
             out.append(
                 f'<p class="comment__continue"><a href="{self.url["thread"].format(pk)}">'
                 "Continue this thread →</a></p>"
+            )
+        if node.more_after:
+            more = f"{self.url['thread'].format(c.root_id or pk)}?after={escape(node.more_after)}"
+            out.append(
+                f'<p class="comment__continue"><a href="{more}">More of this thread →</a></p>'
             )
         out.append("</details></article>")
 

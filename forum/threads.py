@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import F, Q, Window
+from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from forum.models import Comment, Vote
@@ -58,6 +58,8 @@ class PageComment:
     quote_anchor: str
     is_pinned: bool
     moderation_reason: str
+    # Whether anyone can see a reply to it (a published one, or a placeholder).
+    answered: bool
     author: PageAuthor | None = None
 
     @property
@@ -83,6 +85,9 @@ class Node:
     # Replies exist below the display depth, or past the per-thread cap: the page links
     # to a page of their own instead.
     continues: bool = False
+    # Set on a thread's first comment when the thread had more comments than a page
+    # shows: the path of the last one shown, to continue after it.
+    more_after: str = ""
     can_edit: bool = False
     can_vote: bool = False
     voted: bool = False
@@ -119,16 +124,24 @@ def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
     return Discussion(threads=threads, page=page, sort=sort, total=paginator.count)
 
 
-def subthread(comment, user) -> list[Node]:
-    """`comment` and its replies, as deep as a page shows: "continue this thread"."""
-    comments = _thread_comments(
-        Comment.objects.filter(
-            Q(pk=comment.thread_id) | Q(root_id=comment.thread_id), path__startswith=comment.path
-        ),
-        user,
-        max_depth=comment.depth + settings.COMMENTS_DISPLAY_DEPTH - 1,
+def subthread(comment, user, after: str = "") -> list[Node]:
+    """`comment` and its replies, as deep as a page shows: "continue this thread".
+    With `after` (a path), the replies that come after it, for threads longer than a
+    page: each shown where its parent is, or on its own when the parent was earlier."""
+    queryset = Comment.objects.filter(
+        Q(pk=comment.thread_id) | Q(root_id=comment.thread_id), path__startswith=comment.path
     )
-    return [node for node in _assemble(comments, user) if node.comment.pk == comment.pk]
+    if after:
+        queryset = queryset.filter(path__gt=after)
+    comments = _thread_comments(
+        queryset, user, max_depth=comment.depth + settings.COMMENTS_DISPLAY_DEPTH - 1
+    )
+    tops = _assemble(comments, user)
+    if after:
+        if comments and len(comments) >= settings.COMMENTS_THREAD_MAX and tops:
+            tops[0].more_after = comments[-1].path
+        return tops
+    return [node for node in tops if node.comment.pk == comment.pk]
 
 
 def _thread_comments(queryset, user, *, max_depth: int) -> list[PageComment]:
@@ -139,7 +152,15 @@ def _thread_comments(queryset, user, *, max_depth: int) -> list[PageComment]:
         .annotate(place=Window(RowNumber(), partition_by=[thread], order_by=F("path").asc()))
         .filter(place__lte=settings.COMMENTS_THREAD_MAX)
         .order_by("path")
-        .values_list(*PAGE_FIELDS, "author__username", "author__display_name")
+        .annotate(
+            answered=Exists(
+                Comment.objects.filter(
+                    parent=OuterRef("pk"),
+                    status__in=[Comment.Status.PUBLISHED, *Comment.PLACEHOLDERS],
+                )
+            )
+        )
+        .values_list(*PAGE_FIELDS, "answered", "author__username", "author__display_name")
     )
     authors: dict[int, PageAuthor] = {}
     comments = []
@@ -178,7 +199,15 @@ def _assemble(comments: list[PageComment], user) -> list[Node]:
         nodes[comment.pk] = node
         parent = nodes.get(comment.parent_id)
         (parent.replies if parent else tops).append(node)
+    shown_per_thread: dict[int, int] = {}
+    last_path: dict[int, str] = {}
     for node in nodes.values():
-        shown = len(node.replies)
-        node.continues = node.comment.reply_count > shown
+        # Replies exist that this page does not show (too deep, or past the cap).
+        node.continues = node.comment.answered and not node.replies
+        thread = node.comment.root_id or node.comment.pk
+        shown_per_thread[thread] = shown_per_thread.get(thread, 0) + 1
+        last_path[thread] = max(last_path.get(thread, ""), node.comment.path)
+    for node in tops:
+        if shown_per_thread.get(node.comment.pk, 0) >= settings.COMMENTS_THREAD_MAX:
+            node.more_after = last_path[node.comment.pk]
     return tops

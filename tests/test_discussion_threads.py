@@ -112,16 +112,27 @@ def test_load_more_with_htmx_returns_only_the_next_threads(client, section, ann,
     assert "HX-Request" in response["Vary"]
 
 
-def test_a_huge_thread_stays_within_a_bounded_page(client, section, ann, ben, settings, post):
+def test_a_huge_thread_stays_within_a_bounded_page_and_every_reply_stays_reachable(
+    client, section, ann, ben, settings, post
+):
     settings.COMMENTS_THREAD_MAX = 10
     root = post(ann, "Popular")
-    for n in range(25):
-        post(ben, f"Reply {n}", parent=root)
+    replies = [post(ben, f"Reply {n}", parent=root) for n in range(25)]
 
     html = client.get(section.get_absolute_url()).text
-
     assert len(ids_on(html)) == 10
-    assert f'href="{reverse("thread", args=[root.pk])}">Continue this thread' in html
+
+    seen = set(ids_on(html))
+    pages = 0
+    while link := re.search(
+        r'href="(/comments/\d+/thread/\?after=[0-9a-z]+)">More of this thread', html
+    ):
+        html = client.get(link.group(1)).text
+        assert len(ids_on(html)) <= 10
+        seen |= set(ids_on(html))
+        pages += 1
+    assert seen == {root.pk, *(r.pk for r in replies)}
+    assert pages == 2
 
 
 def test_a_permalink_opens_the_right_page_at_the_comment(client, section, ann, ben, settings, post):
