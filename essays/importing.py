@@ -60,7 +60,7 @@ class ImportReport:
     # Sections no longer in the file but kept, as (heading, position): after the file's.
     missing: list[tuple[str, int]] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)  # kept sections whose position changed
-    pruned: list[str] = field(default_factory=list)
+    pruned: list[tuple[str, dict[str, int]]] = field(default_factory=list)
 
     @property
     def changed_anything(self) -> bool:
@@ -284,8 +284,14 @@ def import_essay(parsed: ParsedEssay, *, prune: bool = False) -> ImportReport:
     leftover = list(existing.values())  # in their previous order
     if prune:
         for section in leftover:
-            section.delete()
-            report.pruned.append(section.heading)
+            _, deleted = section.delete()
+            # Say what went with it (a discussion, say), without knowing what it was.
+            others = {
+                label.split(".")[-1].lower(): count
+                for label, count in deleted.items()
+                if label != Section._meta.label and count
+            }
+            report.pruned.append((section.heading, others))
     else:
         _keep_after(leftover, len(parsed.sections), report)
     return report

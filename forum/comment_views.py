@@ -155,7 +155,7 @@ def edit_comment(request, comment_id):
         return redirect(comment)
     status = 422 if form.is_bound else 200
     template = "forum/edit_form.html" if request.htmx else "forum/edit.html"
-    context = {"form": form, "comment": comment, "section": comment.section}
+    context = {"form": form, "comment": comment, "section": comment.section, "wrap": form.is_bound}
     return render(request, template, context, status=status)
 
 

@@ -110,7 +110,10 @@ class CommentForm(forms.Form):
         super().__init__(*args, **kwargs)
         # A reply form sits on a page next to other forms: its own ids keep labels right.
         parent = (self.data if self.is_bound else self.initial).get("parent")
-        if parent and str(parent).isdigit():
+        # Which comment this form answers, as sent: it stays a reply form even when
+        # that comment turns out to be gone.
+        self.reply_to = int(parent) if parent and str(parent).isdigit() else None
+        if self.reply_to:
             self.auto_id = f"reply{parent}_%s"
         self.section = section
         self.user = user

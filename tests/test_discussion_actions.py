@@ -279,3 +279,16 @@ def test_edits_and_votes_stop_when_the_discussion_closes(client, section, ann, b
     assert client.post(reverse("vote", args=[comment.pk])).status_code == 403
     comment.refresh_from_db()
     assert (comment.body, comment.score) == ("Before closing", 0)
+
+
+def test_with_htmx_an_edit_with_errors_keeps_its_place_on_the_page(client, ann, post):
+    comment = post(ann, "Original")
+    client.force_login(ann)
+
+    response = client.post(
+        reverse("edit_comment", args=[comment.pk]), {"body": ""}, headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 422
+    assert f'<div class="comment__body" id="c-{comment.pk}-body">' in response.text
+    assert f'hx-target="#c-{comment.pk}-body"' in response.text

@@ -256,3 +256,13 @@ def test_with_htmx_errors_come_back_in_the_form_itself(client, section, ann):
     assert response["HX-Retarget"] == "this"
     assert response["HX-Reswap"] == "outerHTML"
     assert "Please write something first." in response.text
+
+
+def test_with_htmx_a_reply_to_a_vanished_comment_stays_a_reply_form(client, section, ann):
+    client.force_login(ann)
+
+    response = send(client, section, body="Hello", parent="999999", htmx=True)
+
+    assert response.status_code == 422
+    assert "comment-form--reply" in response.text
+    assert 'id="comment-form"' not in response.text

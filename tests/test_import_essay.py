@@ -403,3 +403,22 @@ def test_it_adds_no_bundled_essays_to_a_database_that_has_essays(tmp_path):
     load_default_essays()
 
     assert list(Essay.objects.values_list("slug", flat=True)) == ["reading-slowly"]
+
+
+def test_prune_says_what_went_with_a_deleted_section(tmp_path):
+    from forum.models import Comment, User
+
+    run_import(write(tmp_path, SMALL_ESSAY))
+    author = User.objects.create_user("ann", "ann@example.com", "pw-long-enough-1")
+    section = Section.objects.get(slug="second-thoughts")
+    first, _ = Comment.objects.post(section=section, author=author, body="One")
+    Comment.objects.post(section=section, author=author, body="Two", parent=first)
+
+    shorter = SMALL_ESSAY.split("## Second Thoughts")[0]
+    output = run_import(write(tmp_path, shorter), "--prune")
+
+    assert (
+        "Deleted section 'Second Thoughts' (no longer in the file), and with it: 2 comment"
+        in output
+    )
+    assert not Comment.objects.exists()

@@ -49,3 +49,34 @@
     body.focus();
   });
 })();
+
+// In-place actions that cannot complete: a session that expired sends the browser to
+// the sign-in page (rather than swapping that page into a comment), and any other
+// refusal is said out loud instead of failing silently.
+(function () {
+  const status = document.createElement("div");
+  status.className = "action-status";
+  status.setAttribute("role", "alert");
+  status.hidden = true;
+  document.body.append(status);
+
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const url = event.detail.xhr.responseURL || "";
+    if (url.includes("/accounts/login/")) {
+      event.detail.shouldSwap = false;
+      window.location.assign(url);
+    }
+  });
+
+  document.body.addEventListener("htmx:responseError", (event) => {
+    const code = event.detail.xhr.status;
+    status.textContent =
+      code === 403
+        ? "You cannot do that here (are you signed in with a verified email?)."
+        : code === 404
+          ? "That comment is gone; reload the page to see the discussion as it is now."
+          : "That did not work. Please reload the page and try again.";
+    status.hidden = false;
+    setTimeout(() => { status.hidden = true; }, 8000);
+  });
+})();

@@ -150,3 +150,22 @@ def test_without_javascript_post_and_reply_with_plain_forms(
     expect(comment(page, mine.pk).locator(f"#c-{reply.pk}")).to_contain_text(
         "And a reply, also without scripts."
     )
+
+
+def test_an_expired_session_sends_an_in_place_action_to_the_sign_in_page(
+    page, problems, live_url, essay
+):
+    ben = make_member("ben")
+    theirs, _ = Comment.objects.post(
+        section=essay.sections.get(slug="the-deepseek-moment"), author=ben, body="Vote for me"
+    )
+    make_member("ann")
+    sign_in(page, live_url, "ann")
+    page.goto(f"{live_url}{SECTION}")
+
+    page.context.clear_cookies(name="sessionid")  # the session ends while the page is open
+    page.locator(f"#c-{theirs.pk}-vote").get_by_role("button", name="△ Upvote").click()
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign In")
+    assert not Comment.objects.get().votes.exists()

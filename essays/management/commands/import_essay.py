@@ -44,8 +44,10 @@ class Command(BaseCommand):
                     f"{len(report.added)} added, {len(report.unchanged)} unchanged)."
                 )
             )
-        for heading in report.pruned:
-            write(self.style.WARNING(f"Deleted section {heading!r} (no longer in the file)."))
+        for heading, others in report.pruned:
+            also = ", ".join(f"{count} {name}" for name, count in sorted(others.items()))
+            also = f", and with it: {also}" if also else ""
+            write(self.style.WARNING(f"Deleted section {heading!r} (no longer in the file){also}."))
         for heading, position in report.missing:
             write(
                 self.style.WARNING(
