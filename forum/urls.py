@@ -32,6 +32,8 @@ section = "essays/<slug:essay_slug>/<slug:section_slug>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's).
+    path("favicon.ico", views.favicon),
     path("essays/<slug:essay_slug>/", views.essay_detail, name="essay"),
     path(section, views.section_detail, name="section"),
     path(f"{section}comments/", comment_views.post_comment, name="post_comment"),

@@ -1,6 +1,7 @@
 from django.core.cache import cache
 from django.db.models import Count, Prefetch
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.vary import vary_on_headers
 
 from essays.models import Essay, Section, content_version
@@ -9,6 +10,11 @@ from forum.forms import CommentForm
 from forum.models import Comment, discussion_version
 from forum.rendering import CommentRenderer
 from forum.threads import SORT_LABELS, section_discussion, viewer_can_write
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages without an icon link (the admin's)."""
+    return redirect(static("img/favicon.svg"), permanent=True)
 
 
 def home(request):

@@ -1,0 +1,54 @@
+"""A reader reports a comment; a moderator removes it from the review queue; the
+reader's page shows the placeholder. In a real browser, admin included."""
+
+import pytest
+from django.contrib.auth.models import Group
+from playwright.sync_api import expect
+
+from forum.models import Comment, ModerationLog
+from tests.browser.test_discussion import SECTION, sign_in
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.browser
+
+
+def test_report_then_remove_from_the_queue_then_the_placeholder(page, problems, live_url, essay):
+    section = essay.sections.get(slug="the-deepseek-moment")
+    troll, reader, mo = make_member("troll"), make_member("reader"), make_member("mo")
+    mo.is_staff = True
+    mo.save()
+    mo.groups.add(Group.objects.get(name="Moderators"))
+    rude, _ = Comment.objects.post(section=section, author=troll, body="A rude remark.")
+    Comment.objects.post(section=section, author=reader, body="Please be kind.", parent=rude)
+
+    # The reader reports it.
+    sign_in(page, live_url, "reader")
+    page.goto(f"{live_url}{SECTION}")
+    page.locator(f"#c-{rude.pk}").get_by_role("link", name="Report").first.click()
+    page.get_by_label("Harassment or abuse").check()
+    page.get_by_role("button", name="Send report").click()
+    expect(page.get_by_text("The moderators will look at this comment.")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+
+    # The moderator finds it in the review queue and removes it, with a reason.
+    sign_in(page, live_url, "mo")
+    page.goto(f"{live_url}/admin/")
+    page.get_by_role("link", name="1 comment awaits review").click()
+    page.locator(f"input[name=_selected_action][value='{rude.pk}']").check()
+    page.locator("select[name=action]").select_option("remove")
+    page.get_by_role("button", name="Run").click()
+    page.get_by_label("Reason").fill("Personal attack.")
+    page.get_by_role("button", name="Remove comments").click()
+    expect(page.get_by_text("1 comments: remove done.")).to_be_visible()
+    page.goto(f"{live_url}/admin/")
+    page.get_by_role("button", name="Log out").click()
+
+    # The reader sees the placeholder, and the reply still in place.
+    sign_in(page, live_url, "reader")
+    page.goto(f"{live_url}{SECTION}")
+    expect(page.locator(f"#c-{rude.pk}")).to_contain_text("[removed by a moderator]")
+    expect(page.locator(f"#c-{rude.pk}")).not_to_contain_text("A rude remark.")
+    expect(page.get_by_text("Please be kind.")).to_be_visible()
+
+    assert ModerationLog.objects.filter(action="remove", actor=mo, reason="Personal attack.").exists()
+    problems.assert_none()
