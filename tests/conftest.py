@@ -94,13 +94,33 @@ def post(section):
     return post
 
 
+def moderators_group():
+    """The group the migration made. Tests that empty the database (browser tests)
+    remove it, so it is made again here from the migration's own list."""
+    import importlib
+
+    from django.contrib.auth.models import Group, Permission
+
+    migration = importlib.import_module("forum.migrations.0003_moderators_group")
+    group, created = Group.objects.get_or_create(name="Moderators")
+    if created:
+        group.permissions.set(
+            Permission.objects.filter(
+                content_type__app_label="forum", codename__in=migration.MODERATOR_PERMISSIONS
+            )
+        )
+    return group
+
+
+def make_moderator(username="mo"):
+    user = make_member(username)
+    user.is_staff = True
+    user.save()
+    user.groups.add(moderators_group())
+    return user
+
+
 @pytest.fixture
 def mod(db):
     """Mo moderates: staff, in the Moderators group, nothing more."""
-    from django.contrib.auth.models import Group
-
-    user = make_member("mo")
-    user.is_staff = True
-    user.save()
-    user.groups.add(Group.objects.get(name="Moderators"))
-    return user
+    return make_moderator()

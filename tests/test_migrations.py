@@ -11,3 +11,22 @@ def test_models_and_migrations_agree():
         call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=StringIO())
     except SystemExit:
         pytest.fail(f"A migration is missing:\n{out.getvalue()}")
+
+
+@pytest.mark.django_db
+def test_the_migration_makes_the_moderators_group_with_exactly_its_permissions():
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    migration = importlib.import_module("forum.migrations.0003_moderators_group")
+    Group.objects.filter(name="Moderators").delete()
+
+    migration.create_moderators(apps, None)
+
+    group = Group.objects.get(name="Moderators")
+    codenames = set(group.permissions.values_list("codename", flat=True))
+    assert codenames == set(migration.MODERATOR_PERMISSIONS)
+    assert not any(c.endswith("_user") or c.endswith("_group") for c in codenames)
+    assert not any(c.startswith("delete_") for c in codenames)

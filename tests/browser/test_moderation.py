@@ -2,22 +2,18 @@
 reader's page shows the placeholder. In a real browser, admin included."""
 
 import pytest
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from forum.models import Comment, ModerationLog
 from tests.browser.test_discussion import SECTION, sign_in
-from tests.conftest import make_member
+from tests.conftest import make_member, make_moderator
 
 pytestmark = pytest.mark.browser
 
 
 def test_report_then_remove_from_the_queue_then_the_placeholder(page, problems, live_url, essay):
     section = essay.sections.get(slug="the-deepseek-moment")
-    troll, reader, mo = make_member("troll"), make_member("reader"), make_member("mo")
-    mo.is_staff = True
-    mo.save()
-    mo.groups.add(Group.objects.get(name="Moderators"))
+    troll, reader, mo = make_member("troll"), make_member("reader"), make_moderator("mo")
     rude, _ = Comment.objects.post(section=section, author=troll, body="A rude remark.")
     Comment.objects.post(section=section, author=reader, body="Please be kind.", parent=rude)
 
@@ -50,5 +46,7 @@ def test_report_then_remove_from_the_queue_then_the_placeholder(page, problems, 
     expect(page.locator(f"#c-{rude.pk}")).not_to_contain_text("A rude remark.")
     expect(page.get_by_text("Please be kind.")).to_be_visible()
 
-    assert ModerationLog.objects.filter(action="remove", actor=mo, reason="Personal attack.").exists()
+    assert ModerationLog.objects.filter(
+        action="remove", actor=mo, reason="Personal attack."
+    ).exists()
     problems.assert_none()
