@@ -300,7 +300,7 @@ class BanAdmin(admin.ModelAdmin):
     list_display = ["user", "reason", "until", "in_force", "created_by", "created_at", "lifted_at"]
     list_select_related = ["user", "created_by"]
     search_fields = ["user__username", "reason"]
-    actions = ["lift"]
+    actions = ["lift", "remove_all_comments"]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -323,6 +323,15 @@ class BanAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="in force")
     def in_force(self, ban):
         return ban.lifted_at is None and (ban.until is None or ban.until > timezone.now())
+
+    @admin.action(
+        description="Remove all comments of the banned members (spam clean-up)",
+        permissions=["change"],
+    )
+    def remove_all_comments(self, request, queryset):
+        users = User.objects.filter(bans__in=queryset).distinct()
+        removed = remove_comments_of(request.user, users, "spam clean-up")
+        messages.success(request, f"Removed {removed} comments.")
 
     @admin.action(description="Lift the selected bans (unban)", permissions=["change"])
     def lift(self, request, queryset):

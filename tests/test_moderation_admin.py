@@ -211,6 +211,19 @@ def test_banning_an_unknown_username_says_so(client, signed_in_mod):
     assert "There is no member with that username." in response.text
 
 
+def test_a_moderator_removes_all_comments_of_a_banned_member(client, signed_in_mod, ann, ben, post):
+    for n in range(3):
+        post(ann, f"Spam {n}")
+    post(ben, "Fine")
+    ban = Ban.objects.create(user=ann, reason="spammer")
+
+    act(client, "remove_all_comments", [ban], url=reverse("admin:forum_ban_changelist"))
+
+    assert Comment.objects.filter(author=ann, status=Status.REMOVED).count() == 3
+    assert Comment.objects.get(author=ben).status == Status.PUBLISHED
+    assert ModerationLog.objects.filter(action="remove", actor=signed_in_mod).count() == 3
+
+
 def test_remove_all_comments_of_a_user_for_spam_clean_up(client, admin_user, ann, ben, post):
     for n in range(3):
         post(ann, f"Spam {n}")
