@@ -60,6 +60,15 @@ def compose_page(request, section, form, *, preview=None, status=200):
     return render(request, "forum/compose.html", context, status=status)
 
 
+def refused(request, section, form):
+    """The form again, with its errors: in place with htmx, on its own page without."""
+    if request.htmx:
+        context = {"form": form, "section": section}
+        response = render(request, "forum/comment_form.html", context, status=422)
+        return reswap(retarget(response, "this"), "outerHTML")
+    return compose_page(request, section, form, status=422)
+
+
 @login_required
 @require_POST
 def post_comment(request, essay_slug, section_slug):
@@ -68,22 +77,12 @@ def post_comment(request, essay_slug, section_slug):
     require_writer(request)
     form = CommentForm(request.POST, section=section, user=request.user)
     if not form.is_valid():
-        if request.htmx:
-            response = render(
-                request, "forum/comment_form.html", {"form": form, "section": section}, status=422
-            )
-            return reswap(retarget(response, "this"), "outerHTML")
-        return compose_page(request, section, form, status=422)
+        return refused(request, section, form)
     try:
         comment, _ = form.save()
     except Comment.DoesNotExist:
         form.add_error(None, "The comment you replied to was deleted a moment ago.")
-        if request.htmx:
-            response = render(
-                request, "forum/comment_form.html", {"form": form, "section": section}, status=422
-            )
-            return reswap(retarget(response, "this"), "outerHTML")
-        return compose_page(request, section, form, status=422)
+        return refused(request, section, form)
     if request.htmx:
         node = comment_node(request, comment)
         context = {
