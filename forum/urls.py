@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 
 from forum import account_views, comment_views, views
+from forum.feeds import EssayCommentsFeed, SectionCommentsFeed
 
 
 class IdConverter:
@@ -36,6 +37,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("essays/<slug:essay_slug>/", views.essay_detail, name="essay"),
     path(section, views.section_detail, name="section"),
+    path("essays/<slug:essay_slug>/feed.atom", EssayCommentsFeed(), name="essay_feed"),
+    path(f"{section}feed.atom", SectionCommentsFeed(), name="section_feed"),
     path(f"{section}comments/", comment_views.post_comment, name="post_comment"),
     path(f"{section}comments/preview/", comment_views.preview_comment, name="preview_comment"),
     path("comments/<id:comment_id>/", comment_views.permalink, name="comment"),
