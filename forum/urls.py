@@ -41,6 +41,7 @@ urlpatterns = [
     path(f"{section}feed.atom", SectionCommentsFeed(), name="section_feed"),
     path(f"{section}comments/", comment_views.post_comment, name="post_comment"),
     path(f"{section}comments/preview/", comment_views.preview_comment, name="preview_comment"),
+    path("search/", views.search, name="search"),
     path("comments/<id:comment_id>/", comment_views.permalink, name="comment"),
     path("comments/<id:comment_id>/thread/", comment_views.thread, name="thread"),
     path("comments/<id:comment_id>/reply/", comment_views.reply, name="reply"),

@@ -1,4 +1,5 @@
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -6,6 +7,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from essays.models import Essay, Section, content_version
 from forum import caching
+from forum import search as search_module
 from forum.forms import CommentForm
 from forum.models import Comment, discussion_version
 from forum.rendering import CommentRenderer
@@ -109,3 +111,36 @@ def render_section(request, section, form=None, status=200):
         "form": form or (CommentForm(section=section, user=request.user) if can_write else None),
     }
     return render(request, "essays/section.html", context, status=status)
+
+
+SEARCH_PAGE_SIZE = 20
+
+
+def search(request):
+    """Search comments and the essays' text."""
+    raw = request.GET.get("q", "")
+    context = {"query": raw[:300], "error": None, "page": None, "sections": []}
+    if raw:
+        try:
+            query = search_module.clean_query(raw)
+        except search_module.SearchError as error:
+            context["error"] = str(error)
+        else:
+            results = search_module.search_comments(query, request.user)
+            page = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+            words = search_module._words(query)
+            for comment in page.object_list:
+                comment.snippet = (
+                    search_module.highlight(comment.headline)
+                    if hasattr(comment, "headline")
+                    else search_module.snippet(comment.body, words)
+                )
+            context |= {
+                "searched": True,
+                "page": page,
+                "sections": search_module.search_sections(query, request.user)
+                if page.number == 1
+                else [],
+            }
+    status = 400 if context["error"] else 200
+    return render(request, "forum/search.html", context, status=status)

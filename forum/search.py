@@ -1,0 +1,145 @@
+"""Searching comments and the essays' text.
+
+On PostgreSQL: full-text search (English stemming, `websearch` syntax: words, "quoted
+phrases", -exclusions), ranked, with highlighted snippets, using a GIN index on the
+comments' text (migration 0004). On SQLite: every word must appear, newest first, with a
+snippet around the first match. Both respect the one visibility rule.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Q
+from django.utils.html import escape
+
+from essays.models import Essay, Section
+from forum.models import Comment
+
+MAX_QUERY_LENGTH = 200
+SNIPPET_WORDS = 30
+# Markers the database puts around matches; escaped text never contains them.
+START, STOP = "\x02", "\x03"
+CONFIG = "english"
+
+_control = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class SearchError(ValueError):
+    """The query cannot be searched for; the message says why."""
+
+
+def clean_query(raw: str) -> str:
+    query = " ".join(_control.sub(" ", raw).split())
+    if not query:
+        raise SearchError("Type a word or two to search for.")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise SearchError(f"Please shorten your search to {MAX_QUERY_LENGTH} characters.")
+    if not re.search(r"\w", query):
+        raise SearchError("Search for words: punctuation alone matches nothing.")
+    return query
+
+
+@dataclass
+class SectionHit:
+    section: Section
+    snippet: str
+
+
+def comment_vector():
+    # Must match the expression the GIN index was built on (migration 0004).
+    return SearchVector("body", config=CONFIG)
+
+
+def search_comments(query: str, user):
+    """Published comments the viewer may see that match, best first (a queryset with
+    a `snippet` on each row, HTML-safe, matches in <mark>)."""
+    visible = (
+        Comment.objects.visible_to(user)
+        .published()
+        .filter(section__essay__in=Essay.objects.visible_to(user))
+        .select_related("author", "section__essay")
+    )
+    if connection.vendor == "postgresql":
+        search = SearchQuery(query, search_type="websearch", config=CONFIG)
+        return (
+            visible.alias(document=comment_vector())
+            .filter(document=search)
+            .annotate(rank=SearchRank(comment_vector(), search))
+            .annotate(
+                headline=SearchHeadline(
+                    "body",
+                    search,
+                    config=CONFIG,
+                    start_sel=START,
+                    stop_sel=STOP,
+                    max_words=SNIPPET_WORDS,
+                    min_words=10,
+                )
+            )
+            .order_by("-rank", "-created_at")
+        )
+    words = _words(query)
+    matching = Q()
+    for word in words:
+        matching &= Q(body__icontains=word)
+    return visible.filter(matching).order_by("-created_at", "-pk")
+
+
+def search_sections(query: str, user) -> list[SectionHit]:
+    sections = Section.objects.filter(essay__in=Essay.objects.visible_to(user)).select_related(
+        "essay"
+    )
+    words = _words(query)
+    if connection.vendor == "postgresql":
+        search = SearchQuery(query, search_type="websearch", config=CONFIG)
+        vector = SearchVector("heading", weight="A", config=CONFIG) + SearchVector(
+            "body_markdown", weight="B", config=CONFIG
+        )
+        found = (
+            sections.annotate(rank=SearchRank(vector, search))
+            .filter(rank__gt=0)
+            .annotate(
+                headline=SearchHeadline(
+                    "body_markdown",
+                    search,
+                    config=CONFIG,
+                    start_sel=START,
+                    stop_sel=STOP,
+                    max_words=SNIPPET_WORDS,
+                    min_words=10,
+                )
+            )
+            .order_by("-rank")[:5]
+        )
+        return [SectionHit(s, highlight(s.headline)) for s in found]
+    matching = Q()
+    for word in words:
+        matching &= Q(body_markdown__icontains=word) | Q(heading__icontains=word)
+    return [
+        SectionHit(s, snippet(s.body_markdown, words))
+        for s in sections.filter(matching).order_by("essay__position", "position")[:5]
+    ]
+
+
+def highlight(headline: str) -> str:
+    """The database's snippet, escaped, with its match markers turned into <mark>."""
+    text = escape(headline.replace("\n", " "))
+    return text.replace(START, "<mark>").replace(STOP, "</mark>")
+
+
+def snippet(text: str, words: list[str]) -> str:
+    """About SNIPPET_WORDS words around the first match, matches marked (SQLite)."""
+    plain = " ".join(text.split())
+    lowered = plain.lower()
+    first = min((i for w in words if (i := lowered.find(w.lower())) >= 0), default=0)
+    start = max(0, plain.rfind(" ", 0, max(0, first - 80)) + 1)
+    piece = plain[start : start + 240]
+    pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    marked = highlight(re.sub(f"({pattern})", f"{START}\\1{STOP}", piece, flags=re.I))
+    return ("…" if start else "") + marked + ("…" if start + 240 < len(plain) else "")
+
+
+def _words(query: str) -> list[str]:
+    return [w for w in re.findall(r"[\w'’-]+", query) if w][:10]

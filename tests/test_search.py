@@ -1,0 +1,107 @@
+"""Search, from every page: comments and essay text, visible ones only, with snippets."""
+
+import pytest
+from django.db import connection
+
+from forum.models import Comment
+
+pytestmark = pytest.mark.django_db
+
+
+def search(client, q, **params):
+    return client.get("/search/", {"q": q, **params})
+
+
+def test_every_page_has_the_search_box(client, essay, section):
+    for url in ("/", essay.get_absolute_url(), section.get_absolute_url()):
+        assert 'role="search" method="get" action="/search/"' in client.get(url).text
+
+
+def test_it_finds_comments_and_links_to_their_permalinks(client, section, ann, post):
+    found = post(ann, "Open weights change the calculus of release.")
+    post(ann, "Nothing to see here.")
+
+    response = search(client, "calculus")
+
+    assert response.status_code == 200
+    assert f'href="/comments/{found.pk}/"' in response.text
+    assert "<mark>calculus</mark>" in response.text
+    assert "Nothing to see here" not in response.text
+
+
+def test_it_finds_passages_of_the_essay_too(client, section):
+    response = search(client, "DeepSeek")
+
+    assert "In the essays" in response.text
+    assert f'href="{section.get_absolute_url()}"' in response.text
+
+
+def test_hidden_comments_never_appear(client, section, ann, post):
+    for status in ("pending", "removed", "spam"):
+        hidden = post(ann, f"Secretword hidden as {status}")
+        Comment.objects.filter(pk=hidden.pk).update(status=status)
+
+    response = search(client, "secretword")
+
+    assert "Secretword" not in response.text
+    assert "No comments match" in response.text
+
+
+def test_every_word_must_match(client, section, ann, post):
+    both = post(ann, "Licenses and scrutiny together")
+    post(ann, "Only licenses")
+
+    html = search(client, "licenses scrutiny").text
+
+    assert f'href="/comments/{both.pk}/"' in html
+    assert "Only licenses" not in html
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("   ", "Type a word or two to search for."),
+        ("\x00\x01", "Type a word or two to search for."),
+        ("x" * 500, "Please shorten your search to 200 characters."),
+        ("!!! ??? ...", "Search for words: punctuation alone matches nothing."),
+    ],
+)
+def test_odd_queries_get_a_clear_message(client, db, query, message):
+    response = search(client, query)
+
+    assert response.status_code == 400
+    assert message in response.text
+
+
+@pytest.mark.parametrize(
+    "query", ['"unclosed phrase', "-word", "a AND OR NOT", "<script>", "%_\\'"]
+)
+def test_strange_but_searchable_queries_never_fail(client, section, ann, post, query):
+    post(ann, "Something with <script> in it")
+
+    response = search(client, query)
+
+    assert response.status_code == 200
+    assert "<script>" not in response.text.split("</header>", 1)[1]
+
+
+def test_results_are_paginated(client, section, ann, post):
+    for n in range(25):
+        post(ann, f"Paginated result number {n}")
+
+    first = search(client, "paginated").text
+    second = search(client, "paginated", page=2).text
+
+    assert "25 comments" in first
+    assert first.count('class="search-hit"') >= 20
+    assert "Page 2 of 2" in second
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ranking is PostgreSQL's")
+def test_on_postgresql_better_matches_rank_first_and_words_are_stemmed(client, section, ann, post):
+    weak = post(ann, "A long comment that mentions licensing only once among many other words.")
+    strong = post(ann, "Licensing, licenses, licensed: licensing is everything here.")
+
+    html = search(client, "license").text
+
+    assert html.index(f'href="/comments/{strong.pk}/"') < html.index(f'href="/comments/{weak.pk}/"')
