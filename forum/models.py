@@ -1,8 +1,9 @@
 import time
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.cache import cache
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
@@ -199,6 +200,7 @@ class User(AbstractUser):
 
 # --- Discussion ---------------------------------------------------------------------------
 
+SEARCH_CONFIG = "english"
 PATH_DIGITS = 7  # base-36 digits per level of the thread path: room for 78 billion comments
 
 
@@ -299,6 +301,7 @@ class CommentQuerySet(models.QuerySet):
             return self.get(author=author, submission_token=token), False
         comment.path = (parent.path if parent else "") + path_segment(comment.pk)
         self.filter(pk=comment.pk).update(path=comment.path)
+        Comment.update_search_vector(self.filter(pk=comment.pk))
         if parent is not None:
             self.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
         if hold:
@@ -362,6 +365,9 @@ class Comment(models.Model):
     score = models.IntegerField(editable=False, default=0)
     # A random token from the form: a form sent twice creates one comment.
     submission_token = models.UUIDField(null=True, blank=True, editable=False)
+    # The text as PostgreSQL's full-text search sees it, kept up to date by
+    # update_search_vector() and indexed (GIN) by migration 0004; unused on SQLite.
+    search_vector = SearchVectorField(null=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -408,6 +414,12 @@ class Comment(models.Model):
     def render(self):
         self.body_html = render_user_text(self.body)
 
+    @staticmethod
+    def update_search_vector(queryset) -> None:
+        """Recompute the stored search text of these comments (PostgreSQL only)."""
+        if connection.vendor == "postgresql":
+            queryset.update(search_vector=SearchVector("body", config=SEARCH_CONFIG))
+
     @transaction.atomic
     def edit(self, body: str) -> None:
         """Replace the text, keeping the earlier one for moderators."""
@@ -420,6 +432,7 @@ class Comment(models.Model):
         self.render()
         self.edited_at = timezone.now()
         self.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
+        Comment.update_search_vector(Comment.objects.filter(pk=self.pk))
         discussion_changed(self.section_id)
 
     MODERATION = {
@@ -468,6 +481,7 @@ class Comment(models.Model):
             me.status = Comment.Status.DELETED
             me.body = me.body_html = me.quote_text = me.quote_before = me.quote_after = ""
             me.quote_anchor = ""
+            me.search_vector = None
             me.save()
             me.revisions.all().delete()
         else:

@@ -88,6 +88,7 @@ class Command(BaseCommand):
             users = self.members(options["users"])
             comments = self.comments(section, users, rng, count, top_level, options["max_depth"])
             votes = self.votes(comments, users, rng)
+            Comment.update_search_vector(Comment.objects.filter(pk__in=[c.pk for c in comments]))
             discussion_changed(section.pk)
         self.stdout.write(
             self.style.SUCCESS(
@@ -154,18 +155,18 @@ class Command(BaseCommand):
                 comment.render()
                 comment.plan_index = i
                 batch.append(comment)
-            Comment.objects.bulk_create(batch)
+            Comment.objects.bulk_create(batch, batch_size=1000)
             for comment in batch:
                 parent = plan[comment.plan_index]
                 prefix = made_by_index[parent].path if parent is not None else ""
                 comment.path = prefix + path_segment(comment.pk)
                 made_by_index[comment.plan_index] = comment
-            Comment.objects.bulk_update(batch, ["path"])
+            Comment.objects.bulk_update(batch, ["path"], batch_size=500)
             made.extend(batch)
         for comment in made:
             if comment.parent_id:
                 made_by_index[plan[comment.plan_index]].reply_count += 1
-        Comment.objects.bulk_update(made, ["reply_count"])
+        Comment.objects.bulk_update(made, ["reply_count"], batch_size=500)
         return made
 
     def votes(self, comments, users, rng) -> int:
@@ -175,6 +176,6 @@ class Command(BaseCommand):
             voters = [u for u in voters if u.pk != comment.author_id]
             comment.score = len(voters)
             votes.extend(Vote(user=u, comment=comment) for u in voters)
-        Vote.objects.bulk_create(votes)
-        Comment.objects.bulk_update(comments, ["score"])
+        Vote.objects.bulk_create(votes, batch_size=2000)
+        Comment.objects.bulk_update(comments, ["score"], batch_size=500)
         return len(votes)
