@@ -134,6 +134,12 @@ def main():
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--search-comments",
+        type=int,
+        default=0,
+        help="also seed this many comments on another section and measure search",
+    )
     args = parser.parse_args()
 
     db = f"essayforum_bench_{os.getpid()}"
@@ -257,6 +263,27 @@ def main():
             return client.request("POST", f"{SECTION}comments/", form)[0]
 
         measure(f"posting a reply, {c} at a time", members, post_reply, n // 2, c)
+
+        if args.search_comments:
+            subprocess.run(
+                [*manage, "seed_discussion", "--section", "what-open-actually-enables",
+                 "--comments", str(args.search_comments), "--top-level",
+                 str(args.search_comments // 7), "--users", "200", "--seed", "2"],
+                **run,
+            )  # fmt: skip
+            with psycopg.connect(f"{args.postgres}/{db}", autocommit=True) as conn:
+                conn.execute("ANALYZE")
+            total = args.search_comments + 1000
+            print(f"\nSearch over {total:,} comments:\n")
+            print("| request | requests/s | p50 ms | p99 ms | n |")
+            print("| --- | ---: | ---: | ---: | ---: |")
+            for words in ("frontier evaluation", '"open weights"', "transparency -risk"):
+                query = urlencode({"q": words})
+                measure(
+                    f"search for {words}, signed-in member, {c} at a time",
+                    members, lambda cl, i, q=query: cl.request("GET", f"/search/?{q}")[0],
+                    n // 4, c,
+                )  # fmt: skip
     finally:
         if server:
             server.send_signal(signal.SIGTERM)
