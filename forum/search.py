@@ -63,17 +63,7 @@ def search_comments(query: str, user):
         return (
             visible.filter(search_vector=search)
             .annotate(rank=SearchRank(F("search_vector"), search))
-            .annotate(
-                headline=SearchHeadline(
-                    "body",
-                    search,
-                    config=CONFIG,
-                    start_sel=START,
-                    stop_sel=STOP,
-                    max_words=SNIPPET_WORDS,
-                    min_words=10,
-                )
-            )
+            .annotate(headline=_headline("body", search))
             .order_by("-rank", "-created_at")
         )
     words = _words(query)
@@ -96,17 +86,7 @@ def search_sections(query: str, user) -> list[SectionHit]:
         found = (
             sections.annotate(rank=SearchRank(vector, search))
             .filter(rank__gt=0)
-            .annotate(
-                headline=SearchHeadline(
-                    "body_markdown",
-                    search,
-                    config=CONFIG,
-                    start_sel=START,
-                    stop_sel=STOP,
-                    max_words=SNIPPET_WORDS,
-                    min_words=10,
-                )
-            )
+            .annotate(headline=_headline("body_markdown", search))
             .order_by("-rank")[:5]
         )
         return [SectionHit(s, highlight(s.headline)) for s in found]
@@ -117,6 +97,19 @@ def search_sections(query: str, user) -> list[SectionHit]:
         SectionHit(s, snippet(s.body_markdown, words))
         for s in sections.filter(matching).order_by("essay__position", "position")[:5]
     ]
+
+
+def _headline(field: str, search) -> SearchHeadline:
+    """A snippet around the matches, with markers that highlight() turns into <mark>."""
+    return SearchHeadline(
+        field,
+        search,
+        config=CONFIG,
+        start_sel=START,
+        stop_sel=STOP,
+        max_words=SNIPPET_WORDS,
+        min_words=10,
+    )
 
 
 def highlight(headline: str) -> str:
