@@ -112,6 +112,17 @@ def _headline(field: str, search) -> SearchHeadline:
     )
 
 
+def add_snippets(comments, query: str) -> None:
+    """Give each found comment a `snippet`: the database's headline on PostgreSQL, one
+    cut from the text on SQLite."""
+    words = _words(query)
+    for comment in comments:
+        headline = getattr(comment, "headline", None)
+        comment.snippet = (
+            highlight(headline) if headline is not None else snippet(comment.body, words)
+        )
+
+
 def highlight(headline: str) -> str:
     """The database's snippet, escaped, with its match markers turned into <mark>."""
     text = escape(headline.replace("\n", " "))

@@ -128,13 +128,7 @@ def search(request):
         else:
             results = search_module.search_comments(query, request.user)
             page = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
-            words = search_module._words(query)
-            for comment in page.object_list:
-                comment.snippet = (
-                    search_module.highlight(comment.headline)
-                    if hasattr(comment, "headline")
-                    else search_module.snippet(comment.body, words)
-                )
+            search_module.add_snippets(page.object_list, query)
             context |= {
                 "searched": True,
                 "page": page,
