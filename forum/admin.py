@@ -33,7 +33,7 @@ Action = ModerationLog.Action
 class UserAdmin(DjangoUserAdmin):
     fieldsets = [
         *DjangoUserAdmin.fieldsets,
-        ("Profile", {"fields": ["display_name", "bio", "email_on_reply"]}),
+        ("Profile", {"fields": ["display_name", "bio", *User.PREFERENCES]}),
     ]
     list_display = ["username", "email", "display_name", "is_staff", "is_active", "date_joined"]
     actions = ["remove_all_comments"]

@@ -25,8 +25,13 @@ class SignupForm(AllauthSignupForm):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["display_name", "bio", "email_on_reply"]
+        fields = ["display_name", "bio", *User.PREFERENCES]
         widgets = {"bio": forms.Textarea(attrs={"rows": 5})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.is_moderator:
+            del self.fields["email_on_review"]  # only moderators see the review queue
 
     def clean_display_name(self):
         name = " ".join(self.cleaned_data["display_name"].split())

@@ -35,6 +35,30 @@ class User(AbstractUser):
         default=True,
         help_text="You can switch this off at any time.",
     )
+    email_on_follow = models.BooleanField(
+        "email me about new comments in what I follow",
+        default=True,
+        help_text="Sections and threads you follow. You are told on the site either way.",
+    )
+    email_on_moderation = models.BooleanField(
+        "email me when a moderator removes one of my comments",
+        default=True,
+    )
+    email_on_review = models.BooleanField(
+        "email me when comments wait for review",
+        default=False,
+        help_text="For moderators: new items in the review queue.",
+    )
+    follow_own_comments = models.BooleanField(
+        "follow the replies below my comments",
+        default=True,
+        help_text="Posting a comment follows the conversation below it.",
+    )
+
+    PREFERENCES = [
+        *("email_on_reply", "email_on_follow", "email_on_moderation", "email_on_review"),
+        "follow_own_comments",
+    ]
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -123,7 +147,7 @@ class User(AbstractUser):
                 "last_login": self.last_login.isoformat() if self.last_login else None,
                 "is_staff": self.is_staff,
             },
-            "preferences": {"email_on_reply": self.email_on_reply},
+            "preferences": {name: getattr(self, name) for name in User.PREFERENCES},
             "email_addresses": [
                 {"email": e.email, "verified": e.verified, "primary": e.primary}
                 for e in self.emailaddress_set.order_by("email")
@@ -173,6 +197,20 @@ class User(AbstractUser):
             "upvotes": [
                 {"comment": v.comment_id, "at": v.created_at.isoformat()}
                 for v in self.votes.order_by("pk")
+            ],
+            "following": [
+                {"section": f.section_id, "thread": f.thread_id, "since": f.created_at.isoformat()}
+                for f in self.subscriptions.order_by("pk")
+            ],
+            "notifications": [
+                {
+                    "kind": n.kind,
+                    "comment": n.comment_id,
+                    "at": n.created_at.isoformat(),
+                    "read_at": n.read_at.isoformat() if n.read_at else None,
+                    "email": n.email_state,
+                }
+                for n in self.notifications.order_by("pk")
             ],
         }
 
@@ -304,8 +342,13 @@ class CommentQuerySet(models.QuerySet):
         Comment.update_search_vector(self.filter(pk=comment.pk))
         if parent is not None:
             self.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
+        if author.follow_own_comments:
+            Subscription.objects.follow(author, thread=comment)
         if hold:
             ModerationLog.record(None, ModerationLog.Action.HOLD, comment=comment, reason=hold)
+            Notification.objects.review_needed(comment)
+        else:
+            Notification.objects.comment_published(comment)
         discussion_changed(section.pk)
         return comment, True
 
@@ -458,6 +501,10 @@ class Comment(models.Model):
             resolved_at=timezone.now(), resolved_by=moderator
         )
         ModerationLog.record(moderator, action, comment=me, reason=reason)
+        if outcome == self.Status.PUBLISHED:
+            Notification.objects.comment_published(me)  # approved later: people hear now
+        elif outcome == self.Status.REMOVED:
+            Notification.objects.comment_removed(me)
         self.status, self.moderation_reason = me.status, me.moderation_reason
         discussion_changed(self.section_id)
         return True
@@ -717,6 +764,8 @@ class Report(models.Model):
             return False
         threshold = ModerationPolicy.current().report_threshold
         open_reports = comment.reports.filter(resolved_at__isnull=True).count()
+        if open_reports == 1:  # it has just entered the review queue
+            Notification.objects.review_needed(comment)
         if threshold and open_reports >= threshold:
             held = Comment.objects.filter(pk=comment.pk, status=Comment.Status.PUBLISHED).update(
                 status=Comment.Status.PENDING
@@ -819,3 +868,234 @@ def _take_back_votes(sender, instance, **kwargs):
     Comment.objects.filter(pk__in=[c for c, _ in voted]).update(score=F("score") - 1)
     for section_id in {s for _, s in voted}:
         discussion_changed(section_id)
+
+
+# --- Following and notifications ------------------------------------------------------------
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def follow(self, user, *, section=None, thread=None) -> None:
+        """Follow a section (every new comment) or a thread (every reply below a
+        comment). Following twice, even at the same moment, keeps one subscription."""
+        try:
+            with transaction.atomic():
+                self.get_or_create(user=user, section=section, thread=thread)
+        except IntegrityError:
+            pass  # a concurrent request created it
+
+    def unfollow(self, user, *, section=None, thread=None) -> None:
+        self.filter(user=user, section=section, thread=thread).delete()
+
+
+class Subscription(models.Model):
+    """A member follows a section or a thread (a comment and everything below it)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="subscriptions")
+    section = models.ForeignKey(
+        "essays.Section", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    thread = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(section__isnull=True) ^ Q(thread__isnull=True),
+                name="follows_a_section_or_a_thread",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "section"],
+                condition=Q(section__isnull=False),
+                name="follows_a_section_once",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "thread"],
+                condition=Q(thread__isnull=False),
+                name="follows_a_thread_once",
+            ),
+        ]
+
+    def __str__(self):
+        target = f"section {self.section_id}" if self.section_id else f"thread {self.thread_id}"
+        return f"{self.user_id} follows {target}"
+
+
+class NotificationQuerySet(models.QuerySet):
+    def shown(self):
+        """What a recipient may still see: a notification about a comment that was
+        hidden or deleted since goes away, so nothing leaks through the bell."""
+        Kind, Status = Notification.Kind, Comment.Status
+        return self.filter(
+            Q(kind__in=Notification.DISCUSSION, comment__status=Status.PUBLISHED)
+            | Q(kind=Kind.REMOVED, comment__status=Status.REMOVED)
+            | Q(kind=Kind.REVIEW)
+        )
+
+    def unread(self):
+        return self.filter(read_at__isnull=True)
+
+    def mark_read(self) -> int:
+        return self.unread().update(read_at=timezone.now())
+
+    @transaction.atomic
+    def comment_published(self, comment) -> list["Notification"]:
+        """Tell the people who care that `comment` is now public: the author of the
+        comment it answers, the followers of the threads above it and of its section.
+
+        Called when a comment is posted published and when a moderator later approves
+        or restores one. Nobody hears of their own comment, nobody under a ban hears
+        anything, a banned author's comment tells no one, drafts reach only staff, and
+        a person is told once per comment, for the closest reason.
+        """
+        if comment.status != Comment.Status.PUBLISHED or comment.author_id is None:
+            return []
+        if Ban.objects.in_force().filter(user=comment.author_id).exists():
+            return []
+        Kind = Notification.Kind
+        ancestors = comment.ancestor_ids()
+        reasons: dict[int, str] = {}
+        follows = Subscription.objects.filter(
+            Q(section=comment.section_id) | Q(thread__in=ancestors)
+        ).values_list("user_id", "thread_id")
+        for user_id, thread_id in follows:
+            if thread_id is not None or user_id not in reasons:
+                reasons[user_id] = Kind.THREAD if thread_id is not None else Kind.SECTION
+        if comment.parent_id:
+            parent_author = (
+                Comment.objects.filter(pk=comment.parent_id).values_list("author_id", flat=True)
+            ).first()
+            if parent_author:
+                reasons[parent_author] = Kind.REPLY
+        reasons.pop(comment.author_id, None)
+        recipients = User.objects.filter(pk__in=reasons, is_active=True).exclude(
+            models.Exists(Ban.objects.in_force().filter(user=models.OuterRef("pk")))
+        )
+        if not comment.section.essay.is_published:
+            recipients = recipients.filter(is_staff=True)
+        told = self.filter(comment=comment, kind__in=Notification.DISCUSSION).values("recipient")
+        recipients = recipients.exclude(pk__in=told)
+        return self._create(
+            comment,
+            [
+                (user, reasons[user.pk])
+                for user in recipients.only("pk", "email_on_reply", "email_on_follow")
+            ],
+        )
+
+    @transaction.atomic
+    def comment_removed(self, comment) -> list["Notification"]:
+        """Tell an author that a moderator removed their comment, and why (if the
+        policy tells authors about removals at all)."""
+        if comment.author_id is None or not ModerationPolicy.current().tell_authors_about_removals:
+            return []
+        author = User.objects.filter(pk=comment.author_id, is_active=True).first()
+        if author is None or self.filter(comment=comment, kind=Notification.Kind.REMOVED).exists():
+            return []
+        return self._create(comment, [(author, Notification.Kind.REMOVED)])
+
+    @transaction.atomic
+    def review_needed(self, comment) -> list["Notification"]:
+        """Tell the moderators who asked for it that `comment` entered the review queue."""
+        candidates = User.objects.filter(
+            is_active=True, is_staff=True, email_on_review=True
+        ).exclude(pk=comment.author_id)
+        told = set(
+            self.filter(comment=comment, kind=Notification.Kind.REVIEW).values_list(
+                "recipient", flat=True
+            )
+        )
+        moderators = [u for u in candidates if u.is_moderator and u.pk not in told]
+        return self._create(comment, [(u, Notification.Kind.REVIEW) for u in moderators])
+
+    def _create(self, comment, recipients) -> list["Notification"]:
+        notifications = self.bulk_create(
+            Notification(
+                recipient=user,
+                comment=comment,
+                kind=kind,
+                email_state=(
+                    Notification.Email.QUEUED
+                    if getattr(user, Notification.EMAIL_PREFERENCE[kind])
+                    else Notification.Email.NONE
+                ),
+            )
+            for user, kind in recipients
+        )
+        to_email = [n.pk for n in notifications if n.email_state == Notification.Email.QUEUED]
+        if to_email:
+            # Only once the comment is really there: a worker must never find a
+            # notification whose transaction was rolled back.
+            transaction.on_commit(lambda: _enqueue_emails(to_email), robust=True)
+        return notifications
+
+
+def _enqueue_emails(notification_ids: list[int]) -> None:
+    from forum.tasks import send_notification_email
+
+    for pk in notification_ids:
+        send_notification_email.enqueue(pk)
+
+
+class Notification(models.Model):
+    """Something a member is told about, on the site (the bell) and perhaps by email.
+
+    One row per person, comment and kind of news: the row is the event, so however
+    often the code that creates it runs, the person is told once and mailed at most
+    once (the worker moves `email_state` on from QUEUED before it sends).
+    """
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", "a reply to your comment"
+        THREAD = "thread", "a new comment in a thread you follow"
+        SECTION = "section", "a new comment in a section you follow"
+        REMOVED = "removed", "a moderator removed your comment"
+        REVIEW = "review", "a comment waits for review"
+
+    DISCUSSION = (Kind.REPLY, Kind.THREAD, Kind.SECTION)
+    # The preference that decides whether each kind is also emailed.
+    EMAIL_PREFERENCE = {
+        Kind.REPLY: "email_on_reply",
+        Kind.THREAD: "email_on_follow",
+        Kind.SECTION: "email_on_follow",
+        Kind.REMOVED: "email_on_moderation",
+        Kind.REVIEW: "email_on_review",
+    }
+
+    class Email(models.TextChoices):
+        NONE = "none", "not emailed"
+        QUEUED = "queued", "waiting to be sent"
+        SENDING = "sending", "being sent"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed for good"
+        SKIPPED = "skipped", "no longer needed"
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email_state = models.CharField(max_length=10, choices=Email.choices, default=Email.NONE)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_error = models.TextField(blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "read_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "comment", "kind"], name="one_notification_per_event"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.recipient_id}"
+
+    def get_absolute_url(self):
+        return reverse("notification", args=[self.pk])

@@ -65,7 +65,7 @@ class CommentRenderer:
             name: _url_pattern(name)
             for name in (
                 *("comment", "thread", "reply", "edit_comment", "delete_comment", "vote"),
-                "report",
+                *("report", "follow_thread"),
             )
         } | {"unvote": _url_pattern("unvote")}
         self.profile = _url_pattern("profile")
@@ -88,6 +88,25 @@ class CommentRenderer:
 
     def vote(self, node: Node) -> SafeString:
         return mark_safe(self._vote(node))  # noqa: S308
+
+    def follow(self, pk: int, following: bool) -> SafeString:
+        return mark_safe(self._follow(pk, following))  # noqa: S308
+
+    def _follow(self, pk: int, following: bool) -> str:
+        """Follow every reply below a comment, or stop."""
+        action = self.url["follow_thread"].format(pk)
+        if following:
+            value, pressed, label = "0", "true", "Following"
+        else:
+            value, pressed, label = "1", "false", "Follow"
+        return (
+            f'<form class="inline-form" method="post" action="{action}" hx-post="{action}" '
+            f'hx-swap="outerHTML">'
+            f'<input type="hidden" name="csrfmiddlewaretoken" value="{self.csrf}">'
+            f'<input type="hidden" name="follow" value="{value}">'
+            f'<button class="link-button" type="submit" aria-pressed="{pressed}" '
+            f'title="Be told about every reply below this comment">{label}</button></form>'
+        )
 
     def _node(self, node: Node, out: list[str]) -> None:
         c = node.comment
@@ -135,6 +154,8 @@ class CommentRenderer:
                     f'<a href="{reply}" hx-get="{reply}" hx-target="#c-{pk}-reply" '
                     'hx-swap="innerHTML">Reply</a>'
                 )
+            if self.can_reply:
+                out.append(self._follow(pk, node.following))
             if self.can_reply and c.author_id != self.viewer_id:
                 out.append(f'<a href="{self.url["report"].format(pk)}">Report</a>')
             if node.can_edit:

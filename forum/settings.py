@@ -8,6 +8,7 @@ insecure fallbacks: it refuses to start without a real SECRET_KEY.
 import os
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -117,6 +118,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "django_htmx",
+    "django_tasks_db",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -236,6 +238,25 @@ elif email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
 MAILERS = {"default": {"BACKEND": email["EMAIL_BACKEND"], "OPTIONS": email_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Where the site is, for links in mail sent by the background worker (no request there).
+# Default: the first of ALLOWED_HOSTS, over https when HTTPS is on.
+_first_host = next((h for h in ALLOWED_HOSTS if "*" not in h and not h.startswith(".")), "")
+SITE_URL = env_str(
+    "SITE_URL",
+    "http://127.0.0.1:8000" if DEBUG else f"{'https' if HTTPS else 'http'}://{_first_host}",
+).rstrip("/")
+_site = urlsplit(SITE_URL)
+if _site.scheme not in ("http", "https") or not _site.netloc or _site.path or _site.query:
+    raise ImproperlyConfigured(
+        f"SITE_URL must be like https://forum.example.org, without a path (got {SITE_URL!r})."
+    )
+
+# --- Background tasks (mail) ---------------------------------------------------------
+
+# Mail leaves through Django's Tasks framework with a queue in the database, worked by
+# `manage.py db_worker` (the worker service in docker compose; `make run` starts one).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # --- Accounts (django-allauth) ------------------------------------------------------
 

@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from forum.models import Comment, Vote
+from forum.models import Comment, Subscription, Vote
 
 # What a page shows of a comment; the Markdown source, for one, is only needed when
 # editing. Pages read these as plain rows: building a thousand model instances (with
@@ -91,6 +91,7 @@ class Node:
     can_edit: bool = False
     can_vote: bool = False
     voted: bool = False
+    following: bool = False
 
 
 @dataclass
@@ -99,6 +100,7 @@ class Discussion:
     page: object
     sort: str
     total: int
+    following_section: bool = False
 
 
 def viewer_can_write(user) -> bool:
@@ -118,10 +120,17 @@ def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
         max_depth=settings.COMMENTS_DISPLAY_DEPTH - 1,
     )
     order = {pk: index for index, pk in enumerate(root_ids)}
+    followed = _followed(user, section.pk, comments)
     # Replies whose parent is not on the page (hidden, or past the cap) are left out.
-    tops = [node for node in _assemble(comments, user) if node.comment.pk in order]
+    tops = [node for node in _assemble(comments, user, followed) if node.comment.pk in order]
     threads = sorted(tops, key=lambda node: order[node.comment.pk])
-    return Discussion(threads=threads, page=page, sort=sort, total=paginator.count)
+    return Discussion(
+        threads=threads,
+        page=page,
+        sort=sort,
+        total=paginator.count,
+        following_section=None in followed,
+    )
 
 
 def subthread(comment, user, after: str = "") -> list[Node]:
@@ -136,7 +145,7 @@ def subthread(comment, user, after: str = "") -> list[Node]:
     comments = _thread_comments(
         queryset, user, max_depth=comment.depth + settings.COMMENTS_DISPLAY_DEPTH - 1
     )
-    tops = _assemble(comments, user)
+    tops = _assemble(comments, user, _followed(user, comment.section_id, comments))
     if after:
         if comments and len(comments) >= settings.COMMENTS_THREAD_MAX and tops:
             tops[0].more_after = comments[-1].path
@@ -175,7 +184,19 @@ def _thread_comments(queryset, user, *, max_depth: int) -> list[PageComment]:
     return comments
 
 
-def _assemble(comments: list[PageComment], user) -> list[Node]:
+def _followed(user, section_id: int, comments: list[PageComment]) -> set[int | None]:
+    """Which of these comments the viewer follows, and None if they follow the section:
+    one query, for members who may write."""
+    if not viewer_can_write(user):
+        return set()
+    return set(
+        Subscription.objects.filter(user=user)
+        .filter(Q(section=section_id) | Q(thread__in=[c.id for c in comments]))
+        .values_list("thread_id", flat=True)
+    )
+
+
+def _assemble(comments: list[PageComment], user, followed=frozenset()) -> list[Node]:
     """Link comments (in path order) into trees; return the nodes without a parent here."""
     can_write = viewer_can_write(user)
     voted = set()
@@ -195,6 +216,7 @@ def _assemble(comments: list[PageComment], user) -> list[Node]:
             can_edit=mine and published,
             can_vote=can_write and not mine and published,
             voted=comment.pk in voted,
+            following=comment.pk in followed,
         )
         nodes[comment.pk] = node
         parent = nodes.get(comment.parent_id)

@@ -53,7 +53,7 @@ def test_an_anonymous_readers_section_page_costs_five_queries(
 
 
 @pytest.mark.parametrize("size", [12, 400])
-def test_a_members_section_page_costs_eight_queries(
+def test_a_members_section_page_costs_ten_queries(
     client, section, ann, settings, size, django_assert_num_queries
 ):
     settings.COMMENTS_PAGE_SIZE = 1000
@@ -63,8 +63,9 @@ def test_a_members_section_page_costs_eight_queries(
 
     # The member (the session itself comes from the cache); the section and essay; the
     # top-level count; that page; the threads; whether the member may write (verified,
-    # not suspended: one query); the member's votes among them; the outline.
-    with django_assert_num_queries(8):
+    # not suspended: one query); the member's votes among them; what the member follows
+    # (the section, threads among them); the outline; the unread count on the bell.
+    with django_assert_num_queries(10):
         response = client.get(section.get_absolute_url())
 
     assert shown(response.text) == size

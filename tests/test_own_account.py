@@ -146,7 +146,13 @@ def test_the_export_holds_the_members_data_and_nobody_elses(client, dana, erin):
     assert data["email_addresses"] == [
         {"email": "dana@example.com", "verified": True, "primary": True}
     ]
-    assert data["preferences"] == {"email_on_reply": True}
+    assert data["preferences"] == {
+        "email_on_reply": True,
+        "email_on_follow": True,
+        "email_on_moderation": True,
+        "email_on_review": False,
+        "follow_own_comments": True,
+    }
     assert len(data["sessions"]) == 1
     assert "erin" not in response.text.lower()
 
@@ -167,6 +173,19 @@ def test_the_export_holds_what_the_member_wrote_and_voted_for(client, dana, erin
     assert data["comments"][0]["section"] == "The DeepSeek Moment"
     assert data["upvotes"] == [{"comment": theirs.pk, "at": data["upvotes"][0]["at"]}]
     assert "Erin's words" not in json.dumps(data)
+
+
+def test_the_export_holds_what_the_member_follows_and_was_told(client, dana, erin, section):
+    from forum.models import Comment
+
+    mine, _ = Comment.objects.post(section=section, author=dana, body="Mine")
+    answer, _ = Comment.objects.post(section=section, author=erin, body="Answer", parent=mine)
+    client.force_login(dana)
+
+    data = json.loads(client.get("/accounts/export/").content)
+
+    assert [(f["section"], f["thread"]) for f in data["following"]] == [(None, mine.pk)]
+    assert [(n["kind"], n["comment"]) for n in data["notifications"]] == [("reply", answer.pk)]
 
 
 def test_the_export_needs_a_signed_in_member(client):

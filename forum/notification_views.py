@@ -1,0 +1,109 @@
+"""The bell: notifications, following sections and threads, and one-click unsubscribe."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from forum import notifications as mail
+from forum.comment_views import get_comment
+from forum.models import Comment, Subscription
+from forum.rendering import CommentRenderer
+from forum.views import visible_section
+
+NOTIFICATIONS_PAGE_SIZE = 30
+
+
+@login_required
+def notification_list(request):
+    """A member's notifications, newest first; unread ones stand out."""
+    shown = (
+        request.user.notifications.shown()
+        .select_related("comment__author", "comment__section__essay")
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(shown, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    for notification in page.object_list:
+        notification.sentence = mail.sentence(notification)
+    return render(request, "forum/notifications.html", {"page": page})
+
+
+@login_required
+def open_notification(request, notification_id):
+    """Mark one notification read and go to what it is about."""
+    notification = get_object_or_404(request.user.notifications, pk=notification_id)
+    request.user.notifications.filter(pk=notification.pk).mark_read()
+    if not request.user.notifications.shown().filter(pk=notification.pk).exists():
+        messages.info(request, "That comment is no longer available.")
+        return redirect("notifications")
+    return redirect(notification.comment)
+
+
+@login_required
+@require_POST
+def mark_all_read(request):
+    count = request.user.notifications.mark_read()
+    if count:
+        messages.success(request, "All notifications are marked as read.")
+    return redirect("notifications")
+
+
+def _follow_answer(request, following: bool, *, what: str, target):
+    messages.success(request, f"You {'now follow' if following else 'no longer follow'} {what}.")
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def follow_section(request, essay_slug, section_slug):
+    """Follow (or stop following) every new comment in a section."""
+    section = visible_section(request, essay_slug, section_slug)
+    follow = request.POST.get("follow") != "0"
+    if follow:
+        Subscription.objects.follow(request.user, section=section)
+    else:
+        Subscription.objects.unfollow(request.user, section=section)
+    if request.htmx:
+        context = {"following": follow, "target": section}
+        return render(request, "forum/follow_section.html", context)
+    return _follow_answer(request, follow, what="this section", target=section)
+
+
+@login_required
+@require_POST
+def follow_thread(request, comment_id):
+    """Follow (or stop following) every reply below a comment."""
+    comment = get_comment(request, comment_id)
+    follow = request.POST.get("follow") != "0"
+    if follow and comment.status != Comment.Status.PUBLISHED:
+        return HttpResponse("Only published comments can be followed.", status=422)
+    if follow:
+        Subscription.objects.follow(request.user, thread=comment)
+    else:
+        Subscription.objects.unfollow(request.user, thread=comment)
+    if request.htmx:
+        return HttpResponse(CommentRenderer(request, comment.section).follow(comment.pk, follow))
+    return _follow_answer(request, follow, what="this thread", target=comment)
+
+
+# Mail programs POST here on their own (RFC 8058 one-click unsubscribe) with no session
+# and no CSRF token: the signed token is the only authority, and it can do no more
+# than stop mail to its own recipient.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """Stop the emails a notification mail was about, without signing in. GET asks
+    (mail scanners follow links, and must not unsubscribe anyone); POST does it."""
+    try:
+        data = mail.read_token(token)
+    except mail.BadToken:
+        context = {"error": "This unsubscribe link is not valid. It may have been cut short."}
+        return render(request, "forum/unsubscribe.html", context, status=400)
+    context = {"what": mail.describe(data), "done": False}
+    if request.method == "POST":
+        context["done"] = True
+        context["person"] = mail.unsubscribe(data)
+    return render(request, "forum/unsubscribe.html", context)

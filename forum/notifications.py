@@ -1,0 +1,258 @@
+"""Notification emails: what they say, how they are sent, and one-click unsubscribe.
+
+Who is told about what is decided in `forum.models` (`Notification.objects`), inside the
+transaction that changed the discussion. This module runs later, in the background
+worker (`forum.tasks`), once per queued notification.
+
+A mail is sent at most once: the worker moves the notification from QUEUED to SENDING
+in its own committed transaction before it talks to the mail server, and only a
+failure the mail server reported puts it back in the queue (later, with back-off).
+"""
+
+import logging
+import smtplib
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import Truncator
+
+from forum.adapters import text_to_html
+from forum.models import Ban, Notification, Subscription, User
+
+logger = logging.getLogger(__name__)
+
+Kind, Email = Notification.Kind, Notification.Email
+
+# Seconds to wait before each new attempt after a failure: 1 min, 5 min, 30 min, 2 h, 6 h.
+RETRY_DELAYS = [60, 300, 1800, 7200, 21600]
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+
+UNSUBSCRIBE_SALT = "forum.notifications.unsubscribe"
+
+
+# --- Sending ---------------------------------------------------------------------------
+
+
+def deliver(notification_id: int) -> str:
+    """Send the email of one notification if it is still wanted. Returns what happened:
+    "sent", "retry", "failed", "skipped", or the state it was already in."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .select_related("recipient", "comment__section__essay", "comment__author")
+            .filter(pk=notification_id)
+            .first()
+        )
+        if notification is None:
+            return "gone"  # its comment or its recipient was deleted since
+        if notification.email_state != Email.QUEUED:
+            return notification.email_state  # sent, being sent, or given up: never twice
+        address, refusal = recipient_address(notification)
+        if refusal:
+            notification.email_state, notification.email_error = Email.SKIPPED, refusal
+            notification.save(update_fields=["email_state", "email_error"])
+            return "skipped"
+        notification.email_state = Email.SENDING
+        notification.email_attempts += 1
+        notification.save(update_fields=["email_state", "email_attempts"])
+    try:
+        build_message(notification, address).send()
+    except (smtplib.SMTPException, OSError) as error:
+        return _failed(notification, error)
+    Notification.objects.filter(pk=notification.pk).update(
+        email_state=Email.SENT, emailed_at=timezone.now(), email_error=""
+    )
+    return "sent"
+
+
+def _failed(notification, error) -> str:
+    """The mail server failed us: try again later, or give up after MAX_ATTEMPTS. The
+    notification stays on the site either way."""
+    from forum.tasks import send_notification_email
+
+    message = f"{type(error).__name__}: {error}"[:1000]
+    attempts = notification.email_attempts
+    if attempts >= MAX_ATTEMPTS:
+        logger.error("Giving up on the email of notification %s: %s", notification.pk, message)
+        Notification.objects.filter(pk=notification.pk).update(
+            email_state=Email.FAILED, email_error=message
+        )
+        return "failed"
+    delay = RETRY_DELAYS[attempts - 1]
+    logger.warning(
+        "Email of notification %s failed (attempt %s), next try in %s s: %s",
+        *(notification.pk, attempts, delay, message),
+    )
+    with transaction.atomic():
+        Notification.objects.filter(pk=notification.pk).update(
+            email_state=Email.QUEUED, email_error=message
+        )
+        run_after = timezone.now() + timedelta(seconds=delay)
+        transaction.on_commit(
+            lambda: send_notification_email.using(run_after=run_after).enqueue(notification.pk)
+        )
+    return "retry"
+
+
+def recipient_address(notification) -> tuple[str, str]:
+    """(address, "") to mail this notification to, or ("", why not) when it is no longer
+    wanted: the preference was switched off, the comment was hidden, a ban, no address."""
+    person = notification.recipient
+    if not person.is_active:
+        return "", "the account is inactive"
+    if not getattr(person, Notification.EMAIL_PREFERENCE[notification.kind]):
+        return "", "the recipient switched these emails off"
+    if not Notification.objects.shown().filter(pk=notification.pk).exists():
+        return "", "the comment is no longer visible"
+    if notification.kind in Notification.DISCUSSION and (
+        Ban.objects.in_force().filter(user=person).exists()
+    ):
+        return "", "the recipient is suspended"
+    address = (
+        EmailAddress.objects.filter(user=person, verified=True)
+        .order_by("-primary", "pk")
+        .values_list("email", flat=True)
+        .first()
+    )
+    if not address:
+        return "", "the recipient has no verified email address"
+    return address, ""
+
+
+# --- What the mail says -------------------------------------------------------------
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL + path
+
+
+def sentence(notification) -> str:
+    """What happened, in a line: the bell's text and the mail's subject."""
+    comment = notification.comment
+    who = comment.author.public_name if comment.author else "Someone"
+    section = Truncator(comment.section.heading).chars(80)
+    return {
+        Kind.REPLY: f"{who} replied to your comment on “{section}”",
+        Kind.THREAD: f"{who} replied in a thread you follow on “{section}”",
+        Kind.SECTION: f"{who} commented on “{section}”, which you follow",
+        Kind.REMOVED: f"A moderator removed your comment on “{section}”",
+        Kind.REVIEW: f"A comment on “{section}” waits for review",
+    }[notification.kind]
+
+
+def build_message(notification, address: str) -> EmailMultiAlternatives:
+    comment = notification.comment
+    unsubscribe = absolute(reverse("unsubscribe", args=[unsubscribe_token(notification)]))
+    link = absolute(comment.get_absolute_url())
+    if notification.kind == Kind.REVIEW:
+        link = absolute(reverse("admin:forum_reviewitem_change", args=[comment.pk]))
+    context = {
+        "notification": notification,
+        "comment": comment,
+        "excerpt": Truncator(comment.body).chars(600),
+        "link": link,
+        "unsubscribe_url": unsubscribe,
+        "unsubscribe_what": UNSUBSCRIBE_WHAT[notification.kind],
+        "settings_url": absolute(reverse("account_settings")),
+        "site_name": settings.SITE_NAME,
+    }
+    text = render_to_string("emails/notification.txt", context)
+    title = sentence(notification)
+    html = render_to_string(
+        "emails/wrapper.html",
+        {
+            "subject": title,
+            "body_html": text_to_html(text, urlsplit(settings.SITE_URL).netloc),
+            "site_name": settings.SITE_NAME,
+        },
+    )
+    host = urlsplit(settings.SITE_URL).hostname
+    message = EmailMultiAlternatives(
+        subject=f"[{settings.SITE_NAME}] {title}",
+        body=text,
+        to=[address],
+        headers={
+            # RFC 8058: mail programs offer their own "unsubscribe" button and POST
+            # "List-Unsubscribe=One-Click" to this address, without signing in.
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+            # The same id on every attempt, so a mail server that did receive an
+            # attempt we counted as failed can drop the duplicate.
+            "Message-ID": f"<notification-{notification.pk}@{host}>",
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+# --- Unsubscribing --------------------------------------------------------------------
+
+UNSUBSCRIBE_WHAT = {
+    Kind.REPLY: "emails about replies to your comments",
+    Kind.THREAD: "this thread",
+    Kind.SECTION: "this section",
+    Kind.REMOVED: "emails about removed comments",
+    Kind.REVIEW: "emails about the review queue",
+}
+
+
+def unsubscribe_token(notification) -> str:
+    """A signed token naming what the recipient stops: a preference, or the exact
+    subscriptions that caused this mail. It never expires and needs no session."""
+    comment = notification.comment
+    data = {"u": notification.recipient_id, "k": notification.kind}
+    if notification.kind == Kind.SECTION:
+        data["s"] = comment.section_id
+    elif notification.kind == Kind.THREAD:
+        data["t"] = list(
+            Subscription.objects.filter(
+                user=notification.recipient_id, thread__in=comment.ancestor_ids()
+            ).values_list("thread_id", flat=True)
+        )
+    return signing.dumps(data, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+class BadToken(Exception):
+    pass
+
+
+def read_token(token: str) -> dict:
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature as error:
+        raise BadToken from error
+    if not isinstance(data, dict) or data.get("k") not in Kind.values:
+        raise BadToken
+    return data
+
+
+def describe(data: dict) -> str:
+    return UNSUBSCRIBE_WHAT[data["k"]]
+
+
+def unsubscribe(data: dict) -> User | None:
+    """Carry out a token: switch the preference off or drop the subscriptions. Doing
+    it twice changes nothing more. Returns the person, if the account still exists."""
+    person = User.objects.filter(pk=data.get("u")).first()
+    if person is None:
+        return None
+    kind = data["k"]
+    if kind == Kind.SECTION:
+        Subscription.objects.filter(user=person, section=data.get("s")).delete()
+    elif kind == Kind.THREAD:
+        threads = [t for t in data.get("t", []) if isinstance(t, int)]
+        Subscription.objects.filter(user=person, thread__in=threads).delete()
+    else:
+        preference = Notification.EMAIL_PREFERENCE[kind]
+        setattr(person, preference, False)
+        person.save(update_fields=[preference])
+    return person
