@@ -70,6 +70,12 @@ def ben(db):
 
 
 @pytest.fixture
+def dan(db):
+    """Dan follows sections and threads."""
+    return make_member("dan")
+
+
+@pytest.fixture
 def cal(db):
     """Cal signed up but never confirmed his email address."""
     return make_member("cal", verified=False)

@@ -1,0 +1,318 @@
+"""Notification mail: sent by the real background worker (`manage.py db_worker`, the
+database queue of django-tasks-db) to a real SMTP server on 127.0.0.1, retried with
+back-off when that server fails, never sent twice, and stoppable with one click."""
+
+import email
+import email.policy
+import socket
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from forum import notifications
+from forum.models import Comment, Notification, Subscription
+from forum.tasks import send_notification_email
+
+# The worker commits for real, so these tests run outside a test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Email = Notification.Email
+
+
+class Inbox:
+    """An SMTP server's mailbox that can be told to refuse the next few messages."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse_next = 0
+        self.controller = None
+
+    def start(self):
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse_next:
+            self.refuse_next -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on 127.0.0.1, and the site's mail pointed at it."""
+    inbox = Inbox()
+    port = inbox.port = free_port()
+    inbox.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+        }
+    }
+    settings.SITE_URL = "https://forum.example.org"
+    yield inbox
+    inbox.stop()
+
+
+def run_worker():
+    """The worker as production runs it, until nothing is due."""
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+
+
+def time_passes():
+    """Make every delayed task due now, as if its back-off had elapsed."""
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+
+
+@pytest.fixture
+def reply(post, ann, ben):
+    """Ben answers Ann: Ann is to be told, by mail too."""
+    question = post(ann, "What did the DeepSeek release change?")
+    return post(ben, "It moved the *frontier* of open weights.", parent=question)
+
+
+def ann_notice(ann):
+    return Notification.objects.get(recipient=ann, kind=Notification.Kind.REPLY)
+
+
+def test_the_worker_mails_a_reply_with_text_html_permalink_and_unsubscribe(smtp, reply, ann):
+    run_worker()
+
+    [message] = smtp.messages
+    assert message["X-Envelope-To"] == "ann@example.com"
+    subject = "[Essay Forum] ben replied to your comment on “The DeepSeek Moment”"
+    assert message["Subject"] == subject
+    permalink = f"https://forum.example.org/comments/{reply.pk}/"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert permalink in text
+    assert f'href="{permalink}"' in html
+    assert "It moved the *frontier* of open weights." in text
+    unsubscribe = message["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith("https://forum.example.org/unsubscribe/")
+    assert unsubscribe in text
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    notice = ann_notice(ann)
+    assert notice.email_state == Email.SENT
+    assert notice.emailed_at is not None
+    assert message["Message-ID"] == f"<notification-{notice.pk}@forum.example.org>"
+
+
+def test_a_reply_rolled_back_enqueues_nothing(smtp, post, ann, ben):
+    question = post(ann, "Question")
+
+    def failing_request():
+        with transaction.atomic():
+            post(ben, "Never mind", parent=question)
+            raise RuntimeError("the request failed after posting")
+
+    with pytest.raises(RuntimeError):
+        failing_request()
+
+    run_worker()
+
+    assert not Notification.objects.filter(recipient=ann).exists()
+    assert not DBTaskResult.objects.exists()
+    assert smtp.messages == []
+
+
+def test_a_refusing_server_is_retried_with_back_off_and_nothing_is_lost(smtp, reply, ann):
+    smtp.refuse_next = 2
+
+    run_worker()  # first attempt: refused
+    notice = ann_notice(ann)
+    assert (notice.email_state, notice.email_attempts) == (Email.QUEUED, 1)
+    assert "451" in notice.email_error
+    retry = DBTaskResult.objects.get(status="READY")
+    assert retry.run_after - timezone.now() > timedelta(seconds=50)  # a minute's back-off
+    assert Comment.objects.filter(pk=reply.pk).exists()
+
+    run_worker()  # not yet due: nothing happens
+    assert smtp.messages == []
+
+    time_passes()
+    run_worker()  # second attempt: refused again, five minutes' wait
+    retry = DBTaskResult.objects.get(status="READY")
+    assert retry.run_after - timezone.now() > timedelta(seconds=280)
+
+    time_passes()
+    run_worker()  # third attempt: delivered
+    assert len(smtp.messages) == 1
+    notice.refresh_from_db()
+    assert (notice.email_state, notice.email_attempts) == (Email.SENT, 3)
+
+
+def test_a_server_that_is_down_is_retried_too(smtp, reply, ann):
+    smtp.stop()
+    run_worker()
+    assert ann_notice(ann).email_state == Email.QUEUED
+
+    smtp.start()
+    time_passes()
+    run_worker()
+
+    assert len(smtp.messages) == 1
+    assert ann_notice(ann).email_state == Email.SENT
+
+
+def test_after_the_last_attempt_the_mail_fails_but_the_notification_stays(smtp, reply, ann, client):
+    smtp.refuse_next = notifications.MAX_ATTEMPTS
+    for _ in range(notifications.MAX_ATTEMPTS):
+        run_worker()
+        time_passes()
+    run_worker()
+
+    notice = ann_notice(ann)
+    assert (notice.email_state, notice.email_attempts) == (Email.FAILED, 6)
+    assert smtp.messages == []
+    assert not DBTaskResult.objects.filter(status="READY").exists()
+    client.force_login(ann)
+    assert "replied to your comment" in client.get("/notifications/").text
+
+
+def test_a_mail_is_never_sent_twice_for_the_same_event(smtp, reply, ann):
+    notice = ann_notice(ann)
+    # The same task replayed (a second enqueue, a second worker) ...
+    send_notification_email.enqueue(notice.pk)
+    send_notification_email.enqueue(notice.pk)
+    run_worker()
+    # ... and again after it was sent.
+    send_notification_email.enqueue(notice.pk)
+    run_worker()
+
+    assert len(smtp.messages) == 1
+
+
+def test_a_mail_whose_comment_was_hidden_meanwhile_is_not_sent(smtp, reply, ann, mod):
+    reply.moderate(mod, "spam")
+
+    run_worker()
+
+    assert smtp.messages == []
+    assert ann_notice(ann).email_state == Email.SKIPPED
+
+
+def test_switching_the_preference_off_stops_mail_already_queued(smtp, reply, ann):
+    ann.email_on_reply = False
+    ann.save()
+
+    run_worker()
+
+    assert smtp.messages == []
+    assert ann_notice(ann).email_state == Email.SKIPPED
+
+
+def test_mail_goes_only_to_a_verified_address(smtp, reply, ann):
+    ann.emailaddress_set.update(verified=False)
+
+    run_worker()
+
+    assert smtp.messages == []
+    assert "no verified email address" in ann_notice(ann).email_error
+
+
+def test_removal_mail_gives_the_moderators_reason(smtp, post, ann, mod):
+    comment = post(ann, "Something rude")
+    comment.moderate(mod, "remove", "Please keep it civil.")
+
+    run_worker()
+
+    [message] = smtp.messages
+    text = message.get_body(("plain",)).get_content()
+    assert "A moderator removed your comment" in message["Subject"]
+    assert "Reason: Please keep it civil." in text
+    assert "Something rude" in text
+
+
+# --- One-click unsubscribe --------------------------------------------------------------
+
+
+def unsubscribe_link(message) -> str:
+    return message["List-Unsubscribe"].strip("<>").removeprefix("https://forum.example.org")
+
+
+def test_a_mail_program_unsubscribes_with_one_post_and_no_session(smtp, reply, ann):
+    run_worker()
+    link = unsubscribe_link(smtp.messages[0])
+    mail_program = Client(enforce_csrf_checks=True)  # no cookies, no CSRF token
+
+    response = mail_program.post(
+        link, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 200
+    ann.refresh_from_db()
+    assert ann.email_on_reply is False
+    # Doing it again is harmless.
+    assert mail_program.post(link).status_code == 200
+
+
+def test_opening_the_link_asks_first_so_mail_scanners_unsubscribe_nobody(smtp, reply, ann):
+    run_worker()
+    link = unsubscribe_link(smtp.messages[0])
+
+    page = Client().get(link)
+
+    assert page.status_code == 200
+    assert "emails about replies to your comments" in page.text
+    assert "<button" in page.text
+    ann.refresh_from_db()
+    assert ann.email_on_reply is True
+
+
+def test_unsubscribing_from_a_followed_section_or_thread_stops_following_it(
+    smtp, post, section, ann, ben, dan
+):
+    Subscription.objects.follow(dan, section=section)
+    root = post(ann, "Root")
+    Subscription.objects.follow(ben, thread=root)
+    post(ann, "Reply in the thread", parent=root)
+    run_worker()
+    by_recipient = {m["X-Envelope-To"]: m for m in smtp.messages}
+
+    Client().post(unsubscribe_link(by_recipient["dan@example.com"]))
+    Client().post(unsubscribe_link(by_recipient["ben@example.com"]))
+
+    assert not Subscription.objects.filter(user__in=[dan, ben]).exists()
+    dan.refresh_from_db()
+    assert dan.email_on_follow is True  # only that section, not every email
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["nonsense", "eyJ1IjoxLCJrIjoicmVwbHkifQ:1vAAAA:forged-signature-0000000000000000", "a" * 999],
+)
+def test_a_bad_unsubscribe_link_gets_a_clear_message(db, token):
+    response = Client().post(f"/unsubscribe/{token}/")
+
+    assert response.status_code == 400
+    assert "This unsubscribe link is not valid" in response.text
+
+
+def test_a_link_for_a_deleted_account_does_nothing_and_says_done(smtp, reply, ann):
+    run_worker()
+    link = unsubscribe_link(smtp.messages[0])
+    ann.delete()
+
+    assert Client().post(link).status_code == 200

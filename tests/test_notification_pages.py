@@ -1,0 +1,193 @@
+"""The bell, the notifications page, and following from the discussion."""
+
+import re
+
+import pytest
+
+from forum.models import Notification, Subscription
+from tests.conftest import make_moderator
+
+
+def bell(html: str) -> str:
+    match = re.search(r'<a class="bell[^"]*" href="/notifications/">(.*?)</a>', html, re.S)
+    assert match, "no bell in the header"
+    return re.sub(r"<[^>]+>", "", match.group(1)).strip()
+
+
+@pytest.fixture
+def answered(post, ann, ben):
+    question = post(ann, "What changed?")
+    return post(ben, "Everything, and quickly.", parent=question)
+
+
+def test_the_bell_counts_unread_notifications(client, answered, ann):
+    client.force_login(ann)
+
+    assert bell(client.get("/").text) == "Notifications 1 unread"
+
+
+def test_readers_have_no_bell(client, answered):
+    assert 'class="bell' not in client.get("/").text
+
+
+def test_the_page_lists_what_happened_and_opening_one_marks_it_read(client, answered, ann):
+    client.force_login(ann)
+
+    page = client.get("/notifications/")
+    notice = Notification.objects.get(recipient=ann)
+    assert "ben replied to your comment on “The DeepSeek Moment”" in page.text
+    assert "Everything, and quickly." in page.text
+    assert "notification--unread" in page.text
+
+    opened = client.get(f"/notifications/{notice.pk}/")
+    assert opened.status_code == 302
+    assert opened["Location"] == f"/comments/{answered.pk}/"
+    notice.refresh_from_db()
+    assert notice.read_at is not None
+    assert bell(client.get("/").text) == "Notifications"
+
+
+def test_mark_all_as_read(client, post, answered, ann, ben):
+    post(ben, "And another thing.", parent=answered.parent)
+    client.force_login(ann)
+
+    response = client.post("/notifications/read/", follow=True)
+
+    assert "All notifications are marked as read." in response.text
+    assert not Notification.objects.filter(recipient=ann, read_at__isnull=True).exists()
+
+
+def test_nobody_opens_another_persons_notification(client, answered, ann, ben):
+    notice = Notification.objects.get(recipient=ann)
+    client.force_login(ben)
+
+    assert client.get(f"/notifications/{notice.pk}/").status_code == 404
+    assert client.get("/notifications/99999999999999/").status_code == 404
+    notice.refresh_from_db()
+    assert notice.read_at is None
+
+
+def test_a_notification_about_a_comment_hidden_since_says_so(client, answered, ann, mod):
+    notice = Notification.objects.get(recipient=ann)
+    answered.moderate(mod, "remove", "Off-topic")
+    client.force_login(ann)
+
+    response = client.get(f"/notifications/{notice.pk}/", follow=True)
+
+    assert "That comment is no longer available." in response.text
+    assert "Everything, and quickly." not in response.text
+
+
+def test_the_notifications_page_needs_an_account(client):
+    response = client.get("/notifications/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_notifications_page_paginates(client, post, ann, ben, settings):
+    question = post(ann, "Q")
+    for n in range(35):
+        post(ben, f"Answer {n}", parent=question)
+    client.force_login(ann)
+
+    first = client.get("/notifications/")
+    second = client.get("/notifications/?page=2")
+    odd = client.get("/notifications/?page=nonsense")
+
+    assert first.text.count('class="notification ') == 30
+    assert second.text.count('class="notification ') == 5
+    assert odd.status_code == 200
+
+
+# --- Following ------------------------------------------------------------------------
+
+
+def test_a_member_follows_and_unfollows_a_section_without_javascript(client, section, dan):
+    client.force_login(dan)
+    page = client.get(section.get_absolute_url())
+    assert "Follow this section" in page.text
+    url = f"{section.get_absolute_url()}follow/"
+
+    followed = client.post(url, {"follow": "1"}, follow=True)
+    assert "You now follow this section." in followed.text
+    assert "Following this section" in followed.text
+    assert Subscription.objects.filter(user=dan, section=section).exists()
+
+    client.post(url, {"follow": "0"})
+    assert not Subscription.objects.filter(user=dan).exists()
+
+
+def test_htmx_swaps_the_follow_button_in_place(client, section, dan):
+    client.force_login(dan)
+
+    response = client.post(
+        f"{section.get_absolute_url()}follow/", {"follow": "1"}, headers={"HX-Request": "true"}
+    )
+
+    assert response.text.strip().startswith('<form class="follow"')
+    assert 'aria-pressed="true"' in response.text
+    assert "<html" not in response.text
+
+
+def test_each_comment_offers_to_follow_the_thread_below_it(client, post, ann, dan):
+    comment = post(ann, "Root")
+    client.force_login(dan)
+
+    page = client.get(comment.section.get_absolute_url())
+    assert f'action="/comments/{comment.pk}/follow/"' in page.text
+
+    response = client.post(
+        f"/comments/{comment.pk}/follow/", {"follow": "1"}, headers={"HX-Request": "true"}
+    )
+    assert 'aria-pressed="true"' in response.text
+    assert "Following" in response.text
+    assert Subscription.objects.filter(user=dan, thread=comment).exists()
+    page = client.get(comment.section.get_absolute_url())
+    assert re.search(rf'/comments/{comment.pk}/follow/".*?aria-pressed="true"', page.text, re.S)
+
+
+def test_hidden_comments_cannot_be_followed(client, post, ann, dan, mod):
+    comment = post(ann, "Removed")
+    comment.moderate(mod, "remove")
+    client.force_login(dan)
+
+    response = client.post(f"/comments/{comment.pk}/follow/", {"follow": "1"})
+
+    assert response.status_code == 404
+    assert not Subscription.objects.filter(user=dan).exists()
+
+
+def test_following_needs_an_account_and_a_post(client, section, post, ann):
+    comment = post(ann)
+    url = f"/comments/{comment.pk}/follow/"
+
+    assert client.post(url)["Location"].startswith("/accounts/login/")
+    client.force_login(ann)
+    assert client.get(url).status_code == 405
+
+
+# --- Preferences ------------------------------------------------------------------------
+
+
+def test_members_choose_their_emails_and_only_moderators_see_the_review_choice(client, ann):
+    client.force_login(ann)
+    page = client.get("/accounts/settings/")
+    assert "Email me about new comments in what I follow" in page.text
+    assert "Follow the replies below my comments" in page.text
+    assert "email_on_review" not in page.text
+
+    client.post(
+        "/accounts/settings/",
+        {"display_name": "", "bio": "", "email_on_reply": "on", "follow_own_comments": ""},
+    )
+    ann.refresh_from_db()
+    assert (ann.email_on_reply, ann.email_on_follow, ann.follow_own_comments) == (
+        True,
+        False,
+        False,
+    )
+
+    moderator = make_moderator("mia")
+    client.force_login(moderator)
+    assert "Email me when comments wait for review" in client.get("/accounts/settings/").text

@@ -1,0 +1,299 @@
+"""Who is told about what: the rules of notifications, and the bell that shows them."""
+
+import pytest
+from django.utils import timezone
+
+from forum.models import (
+    Ban,
+    Comment,
+    ModerationPolicy,
+    Notification,
+    Report,
+    Subscription,
+)
+from tests.conftest import make_member, make_moderator
+
+Kind, Email = Notification.Kind, Notification.Email
+
+
+def told(user):
+    """(kind, comment body) of every notification the person may see, oldest first."""
+    return [
+        (n.kind, n.comment.body)
+        for n in Notification.objects.filter(recipient=user).shown().order_by("pk")
+    ]
+
+
+# --- Replies --------------------------------------------------------------------------
+
+
+def test_a_reply_tells_the_author_of_the_comment_it_answers(post, ann, ben):
+    question = post(ann, "Is this right?")
+
+    post(ben, "Yes.", parent=question)
+
+    assert told(ann) == [(Kind.REPLY, "Yes.")]
+    assert Notification.objects.get(recipient=ann).email_state == Email.QUEUED
+    assert told(ben) == []
+
+
+def test_nobody_is_told_about_their_own_comments(post, ann):
+    first = post(ann, "A thought.")
+    post(ann, "And a second thought.", parent=first)
+
+    assert told(ann) == []
+
+
+def test_without_the_email_preference_the_notification_is_on_the_site_only(post, ann, ben):
+    ann.email_on_reply = False
+    ann.save()
+    question = post(ann)
+
+    post(ben, "Answer", parent=question)
+
+    assert Notification.objects.get(recipient=ann).email_state == Email.NONE
+
+
+def test_deep_replies_tell_the_direct_parent_author_once(post, ann, ben):
+    """Ann follows her own comment by default; a reply to it is still one notice."""
+    root = post(ann, "Root")
+
+    reply = post(ben, "Reply", parent=root)
+
+    assert told(ann) == [(Kind.REPLY, "Reply")]
+    post(make_member("eve"), "Deeper", parent=reply)
+    assert told(ann) == [(Kind.REPLY, "Reply"), (Kind.THREAD, "Deeper")]
+    assert told(ben) == [(Kind.REPLY, "Deeper")]
+
+
+# --- Following --------------------------------------------------------------------------
+
+
+def test_followers_of_a_section_hear_of_every_new_comment(post, section, ann, dan):
+    Subscription.objects.follow(dan, section=section)
+
+    post(ann, "A new thread")
+
+    assert told(dan) == [(Kind.SECTION, "A new thread")]
+
+
+def test_following_a_thread_means_every_reply_below_that_comment(post, ann, ben, dan):
+    root = post(ann, "Root")
+    other = post(ann, "Another thread")
+    Subscription.objects.follow(dan, thread=root)
+
+    reply = post(ben, "Level one", parent=root)
+    post(ann, "Level two", parent=reply)
+    post(ben, "Elsewhere", parent=other)
+
+    assert told(dan) == [(Kind.THREAD, "Level one"), (Kind.THREAD, "Level two")]
+
+
+def test_one_notice_per_comment_for_the_closest_reason(post, section, ann, ben):
+    Subscription.objects.follow(ann, section=section)
+    question = post(ann, "Question")  # Ann also follows her own comment
+
+    post(ben, "Answer", parent=question)
+
+    assert told(ann) == [(Kind.REPLY, "Answer")]
+
+
+def test_posting_follows_the_replies_below_ones_comment_unless_switched_off(post, ann, ben):
+    mine = post(ann, "Mine")
+    assert Subscription.objects.filter(user=ann, thread=mine).exists()
+
+    ben.follow_own_comments = False
+    ben.save()
+    his = post(ben, "His")
+    assert not Subscription.objects.filter(user=ben, thread=his).exists()
+
+
+def test_following_twice_keeps_one_subscription(section, dan):
+    Subscription.objects.follow(dan, section=section)
+    Subscription.objects.follow(dan, section=section)
+
+    assert Subscription.objects.filter(user=dan).count() == 1
+    Subscription.objects.unfollow(dan, section=section)
+    assert not Subscription.objects.filter(user=dan).exists()
+
+
+def test_a_subscription_names_a_section_or_a_thread_never_both(post, section, dan):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Subscription.objects.create(user=dan, section=section, thread=post(dan))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Subscription.objects.create(user=dan)
+
+
+def test_comments_in_a_draft_essay_reach_only_staff(post, section, ann, dan, staff):
+    section.essay.is_published = False
+    section.essay.save()
+    Subscription.objects.follow(dan, section=section)
+    Subscription.objects.follow(staff, section=section)
+
+    post(ann, "Draft talk")
+
+    assert told(dan) == []
+    assert told(staff) == [(Kind.SECTION, "Draft talk")]
+
+
+# --- Hidden comments and bans ---------------------------------------------------------
+
+
+def test_pending_comments_tell_nobody_until_approved_and_then_once(post, ann, ben, mod):
+    question = post(ann, "Question")
+    policy = ModerationPolicy.current()
+    policy.premoderation = ModerationPolicy.Premoderation.ALL
+    policy.save()
+
+    answer = post(ben, "Held answer", parent=question)
+    assert answer.status == Comment.Status.PENDING
+    assert told(ann) == []
+
+    answer.moderate(mod, "approve")
+    assert told(ann) == [(Kind.REPLY, "Held answer")]
+    answer.moderate(mod, "remove", "Off-topic")
+    answer.moderate(mod, "restore")
+    assert Notification.objects.filter(recipient=ann).count() == 1
+
+
+def test_a_comment_hidden_after_it_notified_leaves_the_bell(client, post, ann, ben, mod):
+    question = post(ann, "Question")
+    answer = post(ben, "Spammy answer", parent=question)
+    assert told(ann) == [(Kind.REPLY, "Spammy answer")]
+
+    answer.moderate(mod, "spam")
+
+    assert told(ann) == []
+    client.force_login(ann)
+    page = client.get("/notifications/")
+    assert "Spammy answer" not in page.text
+    assert 'class="bell__count"' not in page.text
+
+
+def test_a_deleted_comment_takes_its_notifications_with_it(post, ann, ben):
+    question = post(ann, "Question")
+    answer = post(ben, "Oops", parent=question)
+
+    answer.delete_by_author()
+
+    assert not Notification.objects.filter(recipient=ann).exists()
+
+
+def test_nobody_under_a_ban_is_told_anything(post, section, ann, ben, mod):
+    question = post(ann, "Question")
+    Ban.objects.create(user=ann, reason="Cooling off", created_by=mod)
+
+    post(ben, "Answer", parent=question)
+
+    assert told(ann) == []
+
+
+def test_a_banned_authors_comment_tells_nobody_even_when_approved(post, ann, ben, mod):
+    question = post(ann, "Question")
+    policy = ModerationPolicy.current()
+    policy.premoderation = ModerationPolicy.Premoderation.ALL
+    policy.save()
+    answer = post(ben, "Held", parent=question)
+    Ban.objects.create(user=ben, reason="Spam", created_by=mod)
+
+    answer.moderate(mod, "approve")
+
+    assert told(ann) == []
+
+
+def test_an_expired_ban_no_longer_silences(post, ann, ben, mod):
+    question = post(ann, "Question")
+    Ban.objects.create(
+        user=ann, created_by=mod, until=timezone.now() - timezone.timedelta(minutes=1)
+    )
+
+    post(ben, "Answer", parent=question)
+
+    assert told(ann) == [(Kind.REPLY, "Answer")]
+
+
+# --- Moderation -----------------------------------------------------------------------
+
+
+def test_authors_are_told_when_a_moderator_removes_their_comment(post, ann, mod):
+    comment = post(ann, "Rude words")
+
+    comment.moderate(mod, "remove", "Please keep it civil.")
+
+    assert told(ann) == [(Kind.REMOVED, "Rude words")]
+    assert Notification.objects.get(recipient=ann).email_state == Email.QUEUED
+    comment.moderate(mod, "restore")
+    assert told(ann) == []  # it is back: the notice no longer applies
+
+
+def test_no_removal_notice_for_spam_or_when_the_policy_keeps_it_quiet(post, ann, ben, mod):
+    post(ann, "Buy now").moderate(mod, "spam")
+    policy = ModerationPolicy.current()
+    policy.tell_authors_about_removals = False
+    policy.save()
+    post(ben, "Rude").moderate(mod, "remove", "No")
+
+    assert not Notification.objects.exists()
+
+
+def test_moderators_who_opt_in_hear_of_new_review_items(post, ann, ben):
+    eager = make_moderator("eager")
+    eager.email_on_review = True
+    eager.save()
+    quiet = make_moderator("quiet")
+    policy = ModerationPolicy.current()
+    policy.premoderation = ModerationPolicy.Premoderation.ALL
+    policy.save()
+
+    post(ann, "Needs a look")
+
+    assert told(eager) == [(Kind.REVIEW, "Needs a look")]
+    assert told(quiet) == []
+
+
+def test_the_first_report_puts_a_comment_in_the_queue_and_tells_moderators_once(
+    post, ann, ben, dan
+):
+    eager = make_moderator("eager")
+    eager.email_on_review = True
+    eager.save()
+    comment = post(ann, "Questionable")
+
+    Report.file(comment, ben, Report.Reason.SPAM)
+    Report.file(comment, dan, Report.Reason.SPAM)
+
+    assert told(eager) == [(Kind.REVIEW, "Questionable")]
+
+
+def test_members_who_are_not_moderators_never_get_review_notices(post, ann, ben):
+    ben.email_on_review = True  # set by hand: the form does not offer it to him
+    ben.save()
+    policy = ModerationPolicy.current()
+    policy.premoderation = ModerationPolicy.Premoderation.ALL
+    policy.save()
+
+    post(ann, "Held")
+
+    assert told(ben) == []
+
+
+# --- Mail is queued only when the transaction commits -------------------------------
+
+
+def test_mail_is_enqueued_after_commit(post, ann, ben, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    question = post(ann, "Question")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        post(ben, "Answer", parent=question)
+    assert not DBTaskResult.objects.exists()  # nothing before the commit
+
+    for callback in callbacks:
+        callback()
+
+    task = DBTaskResult.objects.get()
+    notification = Notification.objects.get(recipient=ann)
+    assert task.task_path == "forum.tasks.send_notification_email"
+    assert task.args_kwargs == {"args": [notification.pk], "kwargs": {}}
