@@ -18,6 +18,7 @@ from forum.models import (
     EssayDiscussion,
     ModerationLog,
     ModerationPolicy,
+    Notification,
     Report,
     ReviewItem,
     SectionDiscussion,
@@ -447,3 +448,21 @@ class EssayDiscussionAdmin(DiscussionAdmin):
 
     def sections_of(self, essay):
         return list(essay.sections.values_list("pk", flat=True))
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """For operators: which notification mails went out, wait, or failed, and why."""
+
+    list_display = ["created_at", "recipient", "kind", "comment", "email_state", "email_attempts"]
+    list_filter = ["email_state", "kind", "created_at"]
+    list_select_related = ["recipient"]
+    search_fields = ["recipient__username", "email_error"]
+    readonly_fields = [f.name for f in Notification._meta.fields]
+    raw_id_fields = ["comment"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -316,3 +316,24 @@ def test_a_link_for_a_deleted_account_does_nothing_and_says_done(smtp, reply, an
     ann.delete()
 
     assert Client().post(link).status_code == 200
+
+
+def test_moderators_who_opted_in_get_a_mail_linking_to_the_review_page(smtp, post, ann, settings):
+    from forum.models import ModerationPolicy
+    from tests.conftest import make_moderator
+
+    eager = make_moderator("eager")
+    eager.email_on_review = True
+    eager.save()
+    policy = ModerationPolicy.current()
+    policy.premoderation = ModerationPolicy.Premoderation.ALL
+    policy.save()
+    held = post(ann, "Please look at this")
+
+    run_worker()
+
+    [message] = smtp.messages
+    assert message["X-Envelope-To"] == "eager@example.com"
+    text = message.get_body(("plain",)).get_content()
+    review = f"https://forum.example.org/{settings.ADMIN_URL}forum/reviewitem/{held.pk}/change/"
+    assert f"Review it: {review}" in text

@@ -191,3 +191,16 @@ def test_members_choose_their_emails_and_only_moderators_see_the_review_choice(c
     moderator = make_moderator("mia")
     client.force_login(moderator)
     assert "Email me when comments wait for review" in client.get("/accounts/settings/").text
+
+
+def test_operators_see_mail_delivery_in_the_admin_and_moderators_do_not(
+    client, answered, staff, mod, settings
+):
+    url = f"/{settings.ADMIN_URL}forum/notification/"
+    client.force_login(staff)
+    listing = client.get(url + "?email_state__exact=queued")
+    assert listing.status_code == 200
+    assert "waiting to be sent" in listing.text
+
+    client.force_login(mod)
+    assert client.get(url).status_code == 403
