@@ -46,7 +46,7 @@ def deliver(notification_id: int) -> str:
     "sent", "retry", "failed", "skipped", or the state it was already in."""
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update()
+            Notification.objects.select_for_update(of=("self",))
             .select_related("recipient", "comment__section__essay", "comment__author")
             .filter(pk=notification_id)
             .first()

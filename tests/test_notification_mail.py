@@ -337,3 +337,28 @@ def test_moderators_who_opted_in_get_a_mail_linking_to_the_review_page(smtp, pos
     text = message.get_body(("plain",)).get_content()
     review = f"https://forum.example.org/{settings.ADMIN_URL}forum/reviewitem/{held.pk}/change/"
     assert f"Review it: {review}" in text
+
+
+def test_workers_racing_for_the_same_notification_send_one_mail(smtp, reply, ann):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a real race needs PostgreSQL's row locks and several connections")
+    notice = ann_notice(ann)
+    start = Barrier(4)
+
+    def worker(_):
+        start.wait()
+        try:
+            return notifications.deliver(notice.pk)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(worker, range(4)))
+
+    assert outcomes.count("sent") == 1
+    assert len(smtp.messages) == 1
