@@ -20,6 +20,8 @@ from forum.models import SEARCH_CONFIG, Comment
 
 MAX_QUERY_LENGTH = 200
 SNIPPET_WORDS = 30
+# Most matching comments ranked for one search (PostgreSQL), newest first.
+CANDIDATES = 1000
 # Markers the database puts around matches; escaped text never contains them.
 START, STOP = "\x02", "\x03"
 CONFIG = SEARCH_CONFIG
@@ -60,8 +62,16 @@ def search_comments(query: str, user):
     if connection.vendor == "postgresql":
         search = SearchQuery(query, search_type="websearch", config=CONFIG)
         # The stored, GIN-indexed vector: matching and ranking never re-parse the text.
-        return (
+        # Ranking reads every candidate's vector, so a very common word (tens of
+        # thousands of matches) is ranked among the newest CANDIDATES matches only.
+        newest = (
             visible.filter(search_vector=search)
+            .order_by("-created_at", "-pk")
+            .values("pk")[:CANDIDATES]
+        )
+        return (
+            Comment.objects.filter(pk__in=newest)
+            .select_related("author", "section__essay")
             .annotate(rank=SearchRank(F("search_vector"), search))
             .annotate(headline=_headline("body", search))
             .order_by("-rank", "-created_at")
@@ -71,6 +81,11 @@ def search_comments(query: str, user):
     for word in words:
         matching &= Q(body__icontains=word)
     return visible.filter(matching).order_by("-created_at", "-pk")
+
+
+def is_capped(count: int) -> bool:
+    """Whether more comments matched than were ranked (PostgreSQL's bounded ranking)."""
+    return connection.vendor == "postgresql" and count >= CANDIDATES
 
 
 def search_sections(query: str, user) -> list[SectionHit]:

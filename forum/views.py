@@ -132,6 +132,7 @@ def search(request):
             context |= {
                 "searched": True,
                 "page": page,
+                "capped": search_module.is_capped(page.paginator.count),
                 "sections": search_module.search_sections(query, request.user)
                 if page.number == 1
                 else [],

@@ -105,3 +105,22 @@ def test_on_postgresql_better_matches_rank_first_and_words_are_stemmed(client, s
     html = search(client, "license").text
 
     assert html.index(f'href="/comments/{strong.pk}/"') < html.index(f'href="/comments/{weak.pk}/"')
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="bounded ranking is PostgreSQL's")
+def test_a_very_common_word_is_ranked_among_the_newest_matches_and_says_so(
+    client, section, ann, post, monkeypatch
+):
+    from forum import search as search_module
+
+    monkeypatch.setattr(search_module, "CANDIDATES", 3)
+    oldest = post(ann, "Openness openness openness, the oldest and most relevant.")
+    newer = [post(ann, f"Openness, mentioned once in comment {n}.") for n in range(4)]
+
+    html = search(client, "openness").text
+
+    assert "(3+ comments)" in html
+    assert "these are the best of the newest 3" in html
+    assert f'href="/comments/{oldest.pk}/"' not in html
+    assert f'href="/comments/{newer[0].pk}/"' not in html
+    assert all(f'href="/comments/{c.pk}/"' in html for c in newer[1:])
