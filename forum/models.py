@@ -927,12 +927,13 @@ class Subscription(models.Model):
 class NotificationQuerySet(models.QuerySet):
     def shown(self):
         """What a recipient may still see: a notification about a comment that was
-        hidden or deleted since goes away, so nothing leaks through the bell."""
+        hidden or deleted since goes away, so nothing leaks through the bell; so does a
+        review notice once a moderator has dealt with the comment."""
         Kind, Status = Notification.Kind, Comment.Status
         return self.filter(
             Q(kind__in=Notification.DISCUSSION, comment__status=Status.PUBLISHED)
             | Q(kind=Kind.REMOVED, comment__status=Status.REMOVED)
-            | Q(kind=Kind.REVIEW)
+            | Q(kind=Kind.REVIEW, comment__in=needs_review().values("pk"))
         )
 
     def unread(self):

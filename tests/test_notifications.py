@@ -267,6 +267,21 @@ def test_the_first_report_puts_a_comment_in_the_queue_and_tells_moderators_once(
     assert told(eager) == [(Kind.REVIEW, "Questionable")]
 
 
+def test_a_review_notice_goes_once_the_comment_is_dealt_with(post, ann, mod):
+    eager = make_moderator("eager")
+    eager.email_on_review = True
+    eager.save()
+    policy = ModerationPolicy.current()
+    policy.premoderation = ModerationPolicy.Premoderation.ALL
+    policy.save()
+    held = post(ann, "Held")
+    assert told(eager) == [(Kind.REVIEW, "Held")]
+
+    held.moderate(mod, "approve")
+
+    assert told(eager) == []
+
+
 def test_members_who_are_not_moderators_never_get_review_notices(post, ann, ben):
     ben.email_on_review = True  # set by hand: the form does not offer it to him
     ben.save()
