@@ -7,6 +7,9 @@ class ForumConfig(AppConfig):
     name = "forum"
     verbose_name = "Forum"
 
+    def ready(self):
+        from forum import checks  # noqa: F401  (registers the deployment checks)
+
 
 class ForumAdminConfig(admin_apps.AdminConfig):
     """The Django admin, with the site's own AdminSite (see forum.admin_site)."""

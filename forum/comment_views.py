@@ -19,7 +19,7 @@ from django_htmx.http import reswap, retarget
 
 from essays.models import Essay
 from forum.forms import CommentForm, EditCommentForm, ReportForm
-from forum.models import Comment, Report, Vote
+from forum.models import Comment, Report, Subscription, Vote
 from forum.rendering import CommentRenderer
 from forum.threads import Node, subthread
 from forum.views import visible_section
@@ -85,6 +85,7 @@ def post_comment(request, essay_slug, section_slug):
         return refused(request, section, form)
     if request.htmx:
         node = comment_node(request, comment)
+        node.following = Subscription.objects.filter(user=request.user, thread=comment).exists()
         context = {
             "comment_html": CommentRenderer(request, section).comment(node),
             "reply": comment.parent_id is not None,

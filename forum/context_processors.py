@@ -11,7 +11,9 @@ def site(request):
     def unread():
         if not request.user.is_authenticated:
             return 0
-        return Notification.objects.filter(recipient=request.user).shown().unread().count()
+        return (
+            Notification.objects.filter(recipient=request.user).shown(request.user).unread().count()
+        )
 
     return {
         "site_name": settings.SITE_NAME,

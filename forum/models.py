@@ -502,9 +502,10 @@ class Comment(models.Model):
         )
         ModerationLog.record(moderator, action, comment=me, reason=reason)
         if outcome == self.Status.PUBLISHED:
-            Notification.objects.comment_published(me)  # approved later: people hear now
+            # Approved (or restored) later: people hear of it now.
+            Notification.objects.comment_published(me, actor=moderator)
         elif outcome == self.Status.REMOVED:
-            Notification.objects.comment_removed(me)
+            Notification.objects.comment_removed(me, actor=moderator)
         self.status, self.moderation_reason = me.status, me.moderation_reason
         discussion_changed(self.section_id)
         return True
@@ -524,6 +525,8 @@ class Comment(models.Model):
         me = Comment.objects.select_for_update().filter(pk=self.pk).first()
         if me is None:
             return
+        # Whoever deletes a comment stops following the replies below it.
+        Subscription.objects.filter(user=me.author_id, thread=me).delete()
         if Comment.objects.filter(parent=me).exists():
             me.status = Comment.Status.DELETED
             me.body = me.body_html = me.quote_text = me.quote_before = me.quote_after = ""
@@ -757,6 +760,9 @@ class Report(models.Model):
     def file(cls, comment, reporter, reason, note="") -> bool:
         """Report once per person; enough open reports hide the comment for review.
         The author is never told who reported."""
+        # Reports on one comment are counted one at a time, so that simultaneous
+        # reports neither miss the threshold nor announce the comment twice.
+        Comment.objects.select_for_update().filter(pk=comment.pk).first()
         try:
             with transaction.atomic():
                 cls.objects.create(comment=comment, reporter=reporter, reason=reason, note=note)
@@ -765,7 +771,7 @@ class Report(models.Model):
         threshold = ModerationPolicy.current().report_threshold
         open_reports = comment.reports.filter(resolved_at__isnull=True).count()
         if open_reports == 1:  # it has just entered the review queue
-            Notification.objects.review_needed(comment)
+            Notification.objects.review_needed(comment, actor=reporter)
         if threshold and open_reports >= threshold:
             held = Comment.objects.filter(pk=comment.pk, status=Comment.Status.PUBLISHED).update(
                 status=Comment.Status.PENDING
@@ -925,16 +931,19 @@ class Subscription(models.Model):
 
 
 class NotificationQuerySet(models.QuerySet):
-    def shown(self):
-        """What a recipient may still see: a notification about a comment that was
-        hidden or deleted since goes away, so nothing leaks through the bell; so does a
-        review notice once a moderator has dealt with the comment."""
+    def shown(self, user):
+        """What `user` may still see of their notifications: one about a comment that
+        was hidden or deleted since, or whose essay they can no longer read, goes away,
+        so nothing leaks through the bell or the mail; so does a review notice once a
+        moderator dealt with the comment, or once the person is no longer a moderator."""
         Kind, Status = Notification.Kind, Comment.Status
-        return self.filter(
-            Q(kind__in=Notification.DISCUSSION, comment__status=Status.PUBLISHED)
-            | Q(kind=Kind.REMOVED, comment__status=Status.REMOVED)
-            | Q(kind=Kind.REVIEW, comment__in=needs_review().values("pk"))
+        readable = Q(comment__section__essay__in=Essay.objects.visible_to(user))
+        shown = Q(kind__in=Notification.DISCUSSION, comment__status=Status.PUBLISHED) | Q(
+            kind=Kind.REMOVED, comment__status=Status.REMOVED
         )
+        if user.is_moderator:
+            shown |= Q(kind=Kind.REVIEW, comment__in=needs_review().values("pk"))
+        return self.filter(readable & shown)
 
     def unread(self):
         return self.filter(read_at__isnull=True)
@@ -943,13 +952,13 @@ class NotificationQuerySet(models.QuerySet):
         return self.unread().update(read_at=timezone.now())
 
     @transaction.atomic
-    def comment_published(self, comment) -> list["Notification"]:
+    def comment_published(self, comment, actor=None) -> list["Notification"]:
         """Tell the people who care that `comment` is now public: the author of the
         comment it answers, the followers of the threads above it and of its section.
 
-        Called when a comment is posted published and when a moderator later approves
-        or restores one. Nobody hears of their own comment, nobody under a ban hears
-        anything, a banned author's comment tells no one, drafts reach only staff, and
+        Called when a comment is posted published and when a moderator (`actor`) later
+        approves or restores one. Nobody hears of their own comment or their own act,
+        nobody under a ban hears anything, a banned author's comment tells no one, and
         a person is told once per comment, for the closest reason.
         """
         if comment.status != Comment.Status.PUBLISHED or comment.author_id is None:
@@ -957,62 +966,66 @@ class NotificationQuerySet(models.QuerySet):
         if Ban.objects.in_force().filter(user=comment.author_id).exists():
             return []
         Kind = Notification.Kind
-        ancestors = comment.ancestor_ids()
         reasons: dict[int, str] = {}
         follows = Subscription.objects.filter(
-            Q(section=comment.section_id) | Q(thread__in=ancestors)
+            Q(section=comment.section_id) | Q(thread__in=comment.ancestor_ids())
         ).values_list("user_id", "thread_id")
         for user_id, thread_id in follows:
             if thread_id is not None or user_id not in reasons:
                 reasons[user_id] = Kind.THREAD if thread_id is not None else Kind.SECTION
         if comment.parent_id:
+            # The author of a deleted or hidden comment is no longer answered in public.
             parent_author = (
-                Comment.objects.filter(pk=comment.parent_id).values_list("author_id", flat=True)
-            ).first()
+                Comment.objects.filter(pk=comment.parent_id, status=Comment.Status.PUBLISHED)
+                .values_list("author_id", flat=True)
+                .first()
+            )
             if parent_author:
                 reasons[parent_author] = Kind.REPLY
         reasons.pop(comment.author_id, None)
-        recipients = User.objects.filter(pk__in=reasons, is_active=True).exclude(
-            models.Exists(Ban.objects.in_force().filter(user=models.OuterRef("pk")))
-        )
-        if not comment.section.essay.is_published:
-            recipients = recipients.filter(is_staff=True)
+        if actor is not None:
+            reasons.pop(actor.pk, None)
         told = self.filter(comment=comment, kind__in=Notification.DISCUSSION).values("recipient")
-        recipients = recipients.exclude(pk__in=told)
-        return self._create(
-            comment,
-            [
-                (user, reasons[user.pk])
-                for user in recipients.only("pk", "email_on_reply", "email_on_follow")
-            ],
-        )
+        recipients = _may_be_told(User.objects.filter(pk__in=reasons)).exclude(pk__in=told)
+        return self._create(comment, [(user, reasons[user.pk]) for user in recipients])
 
     @transaction.atomic
-    def comment_removed(self, comment) -> list["Notification"]:
+    def comment_removed(self, comment, actor=None) -> list["Notification"]:
         """Tell an author that a moderator removed their comment, and why (if the
         policy tells authors about removals at all)."""
-        if comment.author_id is None or not ModerationPolicy.current().tell_authors_about_removals:
+        if comment.author_id is None or (actor is not None and actor.pk == comment.author_id):
             return []
-        author = User.objects.filter(pk=comment.author_id, is_active=True).first()
+        if not ModerationPolicy.current().tell_authors_about_removals:
+            return []
+        author = _may_be_told(User.objects.filter(pk=comment.author_id)).first()
         if author is None or self.filter(comment=comment, kind=Notification.Kind.REMOVED).exists():
             return []
         return self._create(comment, [(author, Notification.Kind.REMOVED)])
 
     @transaction.atomic
-    def review_needed(self, comment) -> list["Notification"]:
-        """Tell the moderators who asked for it that `comment` entered the review queue."""
-        candidates = User.objects.filter(
-            is_active=True, is_staff=True, email_on_review=True
-        ).exclude(pk=comment.author_id)
-        told = set(
-            self.filter(comment=comment, kind=Notification.Kind.REVIEW).values_list(
-                "recipient", flat=True
+    def review_needed(self, comment, actor=None) -> list["Notification"]:
+        """Tell the moderators who asked for it that `comment` entered the review queue
+        (held when posted, or reported). A comment that comes back to the queue after a
+        moderator dealt with it is news again: its earlier notices return as unread."""
+        Kind = Notification.Kind
+        moderators = _may_be_told(
+            User.objects.with_perm(
+                "forum.moderate_comment", backend="django.contrib.auth.backends.ModelBackend"
+            ).filter(is_staff=True, email_on_review=True)
+        ).exclude(pk__in=[comment.author_id, actor.pk if actor else None])
+        earlier = self.filter(comment=comment, kind=Kind.REVIEW, recipient__in=moderators)
+        again = list(earlier.filter(read_at__isnull=False).values_list("pk", flat=True))
+        if again:
+            earlier.filter(pk__in=again).update(
+                read_at=None, created_at=timezone.now(), email_state=Notification.Email.QUEUED
             )
-        )
-        moderators = [u for u in candidates if u.is_moderator and u.pk not in told]
-        return self._create(comment, [(u, Notification.Kind.REVIEW) for u in moderators])
+            transaction.on_commit(lambda: _enqueue_emails(again), robust=True)
+        told = set(earlier.values_list("recipient", flat=True))
+        return self._create(comment, [(u, Kind.REVIEW) for u in moderators if u.pk not in told])
 
     def _create(self, comment, recipients) -> list["Notification"]:
+        # The caller holds the comment's row lock (a new comment, moderate(), a report),
+        # so two requests never tell the same person about the same comment at once.
         notifications = self.bulk_create(
             Notification(
                 recipient=user,
@@ -1032,6 +1045,13 @@ class NotificationQuerySet(models.QuerySet):
             # notification whose transaction was rolled back.
             transaction.on_commit(lambda: _enqueue_emails(to_email), robust=True)
         return notifications
+
+
+def _may_be_told(users):
+    """People who can be notified at all: active, and not under a ban."""
+    return users.filter(is_active=True).exclude(
+        models.Exists(Ban.objects.in_force().filter(user=models.OuterRef("pk")))
+    )
 
 
 def _enqueue_emails(notification_ids: list[int]) -> None:

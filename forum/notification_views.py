@@ -9,8 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from forum import notifications as mail
-from forum.comment_views import get_comment
-from forum.models import Comment, Subscription
+from forum.comment_views import get_comment, require_writer
+from forum.models import Subscription
 from forum.rendering import CommentRenderer
 from forum.views import visible_section
 
@@ -21,7 +21,7 @@ NOTIFICATIONS_PAGE_SIZE = 30
 def notification_list(request):
     """A member's notifications, newest first; unread ones stand out."""
     shown = (
-        request.user.notifications.shown()
+        request.user.notifications.shown(request.user)
         .select_related("comment__author", "comment__section__essay")
         .order_by("-created_at", "-pk")
     )
@@ -36,7 +36,7 @@ def open_notification(request, notification_id):
     """Mark one notification read and go to what it is about."""
     notification = get_object_or_404(request.user.notifications, pk=notification_id)
     request.user.notifications.filter(pk=notification.pk).mark_read()
-    if not request.user.notifications.shown().filter(pk=notification.pk).exists():
+    if not request.user.notifications.shown(request.user).filter(pk=notification.pk).exists():
         messages.info(request, "That comment is no longer available.")
         return redirect("notifications")
     return redirect(notification.comment)
@@ -51,7 +51,21 @@ def mark_all_read(request):
     return redirect("notifications")
 
 
-def _follow_answer(request, following: bool, *, what: str, target):
+def wants_to_follow(request) -> bool | None:
+    """The follow form's choice: "1" follows, "0" stops, anything else is None.
+    Following needs the right to take part (verified, not suspended); anyone may stop."""
+    choice = request.POST.get("follow")
+    if choice == "1":
+        require_writer(request)
+    return {"1": True, "0": False}.get(choice)
+
+
+def bad_choice(request):
+    message = "Choose to follow (1) or to stop following (0)."
+    return render(request, "400.html", {"message": message}, status=400)
+
+
+def _followed(request, following: bool, *, what: str, target):
     messages.success(request, f"You {'now follow' if following else 'no longer follow'} {what}.")
     return redirect(target)
 
@@ -61,7 +75,9 @@ def _follow_answer(request, following: bool, *, what: str, target):
 def follow_section(request, essay_slug, section_slug):
     """Follow (or stop following) every new comment in a section."""
     section = visible_section(request, essay_slug, section_slug)
-    follow = request.POST.get("follow") != "0"
+    follow = wants_to_follow(request)
+    if follow is None:
+        return bad_choice(request)
     if follow:
         Subscription.objects.follow(request.user, section=section)
     else:
@@ -69,24 +85,24 @@ def follow_section(request, essay_slug, section_slug):
     if request.htmx:
         context = {"following": follow, "target": section}
         return render(request, "forum/follow_section.html", context)
-    return _follow_answer(request, follow, what="this section", target=section)
+    return _followed(request, follow, what="this section", target=section)
 
 
 @login_required
 @require_POST
 def follow_thread(request, comment_id):
-    """Follow (or stop following) every reply below a comment."""
+    """Follow (or stop following) every reply below a comment the viewer can see."""
     comment = get_comment(request, comment_id)
-    follow = request.POST.get("follow") != "0"
-    if follow and comment.status != Comment.Status.PUBLISHED:
-        return HttpResponse("Only published comments can be followed.", status=422)
+    follow = wants_to_follow(request)
+    if follow is None:
+        return bad_choice(request)
     if follow:
         Subscription.objects.follow(request.user, thread=comment)
     else:
         Subscription.objects.unfollow(request.user, thread=comment)
     if request.htmx:
         return HttpResponse(CommentRenderer(request, comment.section).follow(comment.pk, follow))
-    return _follow_answer(request, follow, what="this thread", target=comment)
+    return _followed(request, follow, what="this thread", target=comment)
 
 
 # Mail programs POST here on their own (RFC 8058 one-click unsubscribe) with no session
@@ -102,8 +118,9 @@ def unsubscribe(request, token):
     except mail.BadToken:
         context = {"error": "This unsubscribe link is not valid. It may have been cut short."}
         return render(request, "forum/unsubscribe.html", context, status=400)
-    context = {"what": mail.describe(data), "done": False}
+    _, question, done_text = mail.UNSUBSCRIBE[data["k"]]
+    context = {"question": question, "done_text": done_text, "done": False}
     if request.method == "POST":
+        mail.unsubscribe(data)
         context["done"] = True
-        context["person"] = mail.unsubscribe(data)
     return render(request, "forum/unsubscribe.html", context)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from forum.adapters import text_to_html
-from forum.models import Ban, Notification, Subscription, User
+from forum.models import Ban, Comment, Notification, Subscription, User
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +60,15 @@ def deliver(notification_id: int) -> str:
             notification.email_state, notification.email_error = Email.SKIPPED, refusal
             notification.save(update_fields=["email_state", "email_error"])
             return "skipped"
+        # Built before anything is marked: a mistake here fails loudly and leaves the
+        # notification queued, instead of stuck as "sending".
+        message = build_message(notification, address)
         notification.email_state = Email.SENDING
         notification.email_attempts += 1
         notification.save(update_fields=["email_state", "email_attempts"])
     try:
-        build_message(notification, address).send()
-    except (smtplib.SMTPException, OSError) as error:
+        message.send()
+    except Exception as error:
         return _failed(notification, error)
     Notification.objects.filter(pk=notification.pk).update(
         email_state=Email.SENT, emailed_at=timezone.now(), email_error=""
@@ -73,14 +76,24 @@ def deliver(notification_id: int) -> str:
     return "sent"
 
 
-def _failed(notification, error) -> str:
-    """The mail server failed us: try again later, or give up after MAX_ATTEMPTS. The
-    notification stays on the site either way."""
+def is_temporary(error: Exception) -> bool:
+    """Whether trying again later may help: a server that is down or busy (4xx) may
+    recover; a 5xx refusal (no such mailbox, rejected sender) will not."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return any(code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code < 500
+    return isinstance(error, (smtplib.SMTPException, OSError))
+
+
+def _failed(notification, error: Exception) -> str:
+    """Sending failed: try again later, or give up (a permanent refusal, an unexpected
+    error, or MAX_ATTEMPTS reached). The notification stays on the site either way."""
     from forum.tasks import send_notification_email
 
     message = f"{type(error).__name__}: {error}"[:1000]
     attempts = notification.email_attempts
-    if attempts >= MAX_ATTEMPTS:
+    if attempts >= MAX_ATTEMPTS or not is_temporary(error):
         logger.error("Giving up on the email of notification %s: %s", notification.pk, message)
         Notification.objects.filter(pk=notification.pk).update(
             email_state=Email.FAILED, email_error=message
@@ -104,18 +117,22 @@ def _failed(notification, error) -> str:
 
 def recipient_address(notification) -> tuple[str, str]:
     """(address, "") to mail this notification to, or ("", why not) when it is no longer
-    wanted: the preference was switched off, the comment was hidden, a ban, no address."""
-    person = notification.recipient
+    wanted: the preference was switched off, the thread or section unfollowed, the
+    comment hidden, a ban, no verified address."""
+    person, comment, kind = notification.recipient, notification.comment, notification.kind
     if not person.is_active:
         return "", "the account is inactive"
-    if not getattr(person, Notification.EMAIL_PREFERENCE[notification.kind]):
+    if not getattr(person, Notification.EMAIL_PREFERENCE[kind]):
         return "", "the recipient switched these emails off"
-    if not Notification.objects.shown().filter(pk=notification.pk).exists():
-        return "", "the comment is no longer visible"
-    if notification.kind in Notification.DISCUSSION and (
-        Ban.objects.in_force().filter(user=person).exists()
-    ):
+    if not Notification.objects.shown(person).filter(pk=notification.pk).exists():
+        return "", "the comment is no longer visible to the recipient"
+    if Ban.objects.in_force().filter(user=person).exists():
         return "", "the recipient is suspended"
+    follows = Subscription.objects.filter(user=person)
+    if kind == Kind.SECTION and not follows.filter(section=comment.section_id).exists():
+        return "", "the recipient no longer follows the section"
+    if kind == Kind.THREAD and not follows.filter(thread__in=comment.ancestor_ids()).exists():
+        return "", "the recipient no longer follows the thread"
     address = (
         EmailAddress.objects.filter(user=person, verified=True)
         .order_by("-primary", "pk")
@@ -160,7 +177,7 @@ def build_message(notification, address: str) -> EmailMultiAlternatives:
         "excerpt": Truncator(comment.body).chars(600),
         "link": link,
         "unsubscribe_url": unsubscribe,
-        "unsubscribe_what": UNSUBSCRIBE_WHAT[notification.kind],
+        "unsubscribe_offer": UNSUBSCRIBE[notification.kind][0],
         "settings_url": absolute(reverse("account_settings")),
         "site_name": settings.SITE_NAME,
     }
@@ -196,28 +213,47 @@ def build_message(notification, address: str) -> EmailMultiAlternatives:
 
 # --- Unsubscribing --------------------------------------------------------------------
 
-UNSUBSCRIBE_WHAT = {
-    Kind.REPLY: "emails about replies to your comments",
-    Kind.THREAD: "this thread",
-    Kind.SECTION: "this section",
-    Kind.REMOVED: "emails about removed comments",
-    Kind.REVIEW: "emails about the review queue",
+# For each kind: what the mail's footer offers, what the unsubscribe page asks, and
+# what it says once done.
+UNSUBSCRIBE = {
+    Kind.REPLY: (
+        "Stop emails about replies to your comments",
+        "Stop emails about replies to your comments?",
+        "You will no longer get emails about replies to your comments. They still show "
+        "under Notifications.",
+    ),
+    Kind.THREAD: (
+        "Stop following this thread",
+        "Stop following this thread?",
+        "You no longer follow this thread: no more notifications or emails about it.",
+    ),
+    Kind.SECTION: (
+        "Stop following this section",
+        "Stop following this section?",
+        "You no longer follow this section: no more notifications or emails about it.",
+    ),
+    Kind.REMOVED: (
+        "Stop emails about removed comments",
+        "Stop emails when a moderator removes one of your comments?",
+        "You will no longer get emails about removed comments. You are still told under "
+        "Notifications.",
+    ),
+    Kind.REVIEW: (
+        "Stop emails about the review queue",
+        "Stop emails when comments wait for review?",
+        "You will no longer get emails about the review queue.",
+    ),
 }
 
 
 def unsubscribe_token(notification) -> str:
-    """A signed token naming what the recipient stops: a preference, or the exact
-    subscriptions that caused this mail. It never expires and needs no session."""
-    comment = notification.comment
+    """A signed token naming what the recipient stops: a preference, a section, or the
+    threads above a comment. It never expires and needs no session."""
     data = {"u": notification.recipient_id, "k": notification.kind}
     if notification.kind == Kind.SECTION:
-        data["s"] = comment.section_id
+        data["s"] = notification.comment.section_id
     elif notification.kind == Kind.THREAD:
-        data["t"] = list(
-            Subscription.objects.filter(
-                user=notification.recipient_id, thread__in=comment.ancestor_ids()
-            ).values_list("thread_id", flat=True)
-        )
+        data["c"] = notification.comment_id
     return signing.dumps(data, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
@@ -235,24 +271,21 @@ def read_token(token: str) -> dict:
     return data
 
 
-def describe(data: dict) -> str:
-    return UNSUBSCRIBE_WHAT[data["k"]]
-
-
-def unsubscribe(data: dict) -> User | None:
-    """Carry out a token: switch the preference off or drop the subscriptions. Doing
-    it twice changes nothing more. Returns the person, if the account still exists."""
+def unsubscribe(data: dict) -> None:
+    """Carry out a token: switch the preference off or stop following. Doing it twice,
+    or for an account deleted since, changes nothing more."""
     person = User.objects.filter(pk=data.get("u")).first()
     if person is None:
-        return None
+        return
     kind = data["k"]
     if kind == Kind.SECTION:
         Subscription.objects.filter(user=person, section=data.get("s")).delete()
     elif kind == Kind.THREAD:
-        threads = [t for t in data.get("t", []) if isinstance(t, int)]
-        Subscription.objects.filter(user=person, thread__in=threads).delete()
+        comment = Comment.objects.filter(pk=data.get("c")).only("path").first()
+        if comment is not None:  # the threads above the comment the mail was about
+            threads = comment.ancestor_ids()
+            Subscription.objects.filter(user=person, thread__in=threads).delete()
     else:
         preference = Notification.EMAIL_PREFERENCE[kind]
         setattr(person, preference, False)
         person.save(update_fields=[preference])
-    return person

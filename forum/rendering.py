@@ -97,15 +97,17 @@ class CommentRenderer:
         action = self.url["follow_thread"].format(pk)
         if following:
             value, pressed, label = "0", "true", "Following"
+            title = "You are told about every reply below this comment. Press to stop."
         else:
             value, pressed, label = "1", "false", "Follow"
+            title = "Be told about every reply below this comment"
         return (
             f'<form class="inline-form" method="post" action="{action}" hx-post="{action}" '
             f'hx-swap="outerHTML">'
             f'<input type="hidden" name="csrfmiddlewaretoken" value="{self.csrf}">'
             f'<input type="hidden" name="follow" value="{value}">'
             f'<button class="link-button" type="submit" aria-pressed="{pressed}" '
-            f'title="Be told about every reply below this comment">{label}</button></form>'
+            f'title="{title}">{label}</button></form>'
         )
 
     def _node(self, node: Node, out: list[str]) -> None:

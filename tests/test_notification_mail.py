@@ -31,6 +31,7 @@ class Inbox:
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
         self.refuse_next = 0
+        self.unknown = set()  # addresses this server says do not exist
         self.controller = None
 
     def start(self):
@@ -41,6 +42,12 @@ class Inbox:
         if self.controller:
             self.controller.stop()
             self.controller = None
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address in self.unknown:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse_next:
@@ -109,6 +116,7 @@ def test_the_worker_mails_a_reply_with_text_html_permalink_and_unsubscribe(smtp,
     assert permalink in text
     assert f'href="{permalink}"' in html
     assert "It moved the *frontier* of open weights." in text
+    assert "Stop emails about replies to your comments with one click:" in text
     unsubscribe = message["List-Unsubscribe"].strip("<>")
     assert unsubscribe.startswith("https://forum.example.org/unsubscribe/")
     assert unsubscribe in text
@@ -310,12 +318,17 @@ def test_a_bad_unsubscribe_link_gets_a_clear_message(db, token):
     assert "This unsubscribe link is not valid" in response.text
 
 
-def test_a_link_for_a_deleted_account_does_nothing_and_says_done(smtp, reply, ann):
+def test_a_link_for_a_deleted_account_does_nothing_and_says_done(smtp, reply, ann, ben):
     run_worker()
     link = unsubscribe_link(smtp.messages[0])
     ann.delete()
 
-    assert Client().post(link).status_code == 200
+    response = Client().post(link)
+
+    assert response.status_code == 200
+    assert "Done." in response.text
+    ben.refresh_from_db()
+    assert ben.email_on_reply is True  # nobody else's settings change
 
 
 def test_moderators_who_opted_in_get_a_mail_linking_to_the_review_page(smtp, post, ann, settings):
@@ -362,3 +375,59 @@ def test_workers_racing_for_the_same_notification_send_one_mail(smtp, reply, ann
 
     assert outcomes.count("sent") == 1
     assert len(smtp.messages) == 1
+
+
+def test_a_permanent_refusal_is_not_retried(smtp, reply, ann):
+    smtp.unknown.add("ann@example.com")
+
+    run_worker()
+
+    notice = ann_notice(ann)
+    assert (notice.email_state, notice.email_attempts) == (Email.FAILED, 1)
+    assert "550" in notice.email_error
+    assert not DBTaskResult.objects.filter(status="READY").exists()
+
+
+def test_an_unexpected_error_while_sending_is_recorded_not_stuck(smtp, reply, ann, settings):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": "/dev/null/not-a-folder"},
+        }
+    }
+
+    run_worker()
+
+    notice = ann_notice(ann)
+    assert notice.email_state == Email.FAILED
+    assert "Could not create" in notice.email_error
+
+
+def test_unfollowing_before_the_mail_goes_stops_it(smtp, post, section, ann, dan):
+    Subscription.objects.follow(dan, section=section)
+    post(ann, "News in the section")
+    Subscription.objects.unfollow(dan, section=section)
+
+    run_worker()
+
+    assert smtp.messages == []
+    assert Notification.objects.get(recipient=dan).email_state == Email.SKIPPED
+
+
+def test_the_unsubscribe_page_says_what_stops(smtp, post, ann, ben):
+    root = post(ann, "Root")
+    Subscription.objects.follow(ben, thread=root)
+    post(ann, "More", parent=root)
+    run_worker()
+    [message] = smtp.messages
+    link = unsubscribe_link(message)
+    assert (
+        "Stop following this thread with one click:" in message.get_body(("plain",)).get_content()
+    )
+
+    asked = Client().get(link)
+    done = Client().post(link)
+
+    assert "Stop following this thread?" in asked.text
+    assert "You no longer follow this thread" in done.text
+    assert not Subscription.objects.filter(user=ben).exists()

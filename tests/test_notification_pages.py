@@ -147,6 +147,41 @@ def test_each_comment_offers_to_follow_the_thread_below_it(client, post, ann, da
     assert re.search(rf'/comments/{comment.pk}/follow/".*?aria-pressed="true"', page.text, re.S)
 
 
+@pytest.mark.parametrize("choice", ["", "2", "yes", "1\x00", "x" * 10_000])
+def test_an_odd_follow_choice_gets_a_clear_400(client, section, post, ann, choice):
+    comment = post(ann)
+    client.force_login(ann)
+
+    for url in (f"{section.get_absolute_url()}follow/", f"/comments/{comment.pk}/follow/"):
+        response = client.post(url, {"follow": choice})
+        assert response.status_code == 400
+        assert "Choose to follow (1) or to stop following (0)." in response.text
+
+
+def test_following_needs_a_verified_account_but_anyone_may_stop(client, section, cal):
+    client.force_login(cal)
+    url = f"{section.get_absolute_url()}follow/"
+
+    refused = client.post(url, {"follow": "1"})
+    assert refused.status_code == 403
+    assert "verify your email address" in refused.text
+    assert not Subscription.objects.filter(user=cal).exists()
+    assert client.post(url, {"follow": "0"}).status_code == 302
+
+
+def test_a_comment_posted_with_htmx_shows_it_is_followed(client, section, ann):
+    client.force_login(ann)
+
+    response = client.post(
+        f"{section.get_absolute_url()}comments/",
+        {"body": "Posted in place", "token": "6b3a1c8e-2f4d-4a5b-9c7d-0e1f2a3b4c5d"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    assert re.search(r'name="follow" value="0">\s*<button[^>]*aria-pressed="true"', response.text)
+
+
 def test_hidden_comments_cannot_be_followed(client, post, ann, dan, mod):
     comment = post(ann, "Removed")
     comment.moderate(mod, "remove")

@@ -20,7 +20,7 @@ def told(user):
     """(kind, comment body) of every notification the person may see, oldest first."""
     return [
         (n.kind, n.comment.body)
-        for n in Notification.objects.filter(recipient=user).shown().order_by("pk")
+        for n in Notification.objects.filter(recipient=user).shown(user).order_by("pk")
     ]
 
 
@@ -312,3 +312,124 @@ def test_mail_is_enqueued_after_commit(post, ann, ben, django_capture_on_commit_
     notification = Notification.objects.get(recipient=ann)
     assert task.task_path == "forum.tasks.send_notification_email"
     assert task.args_kwargs == {"args": [notification.pk], "kwargs": {}}
+
+
+# --- Found in review: edges of the rules ------------------------------------------------
+
+
+def test_replies_to_a_deleted_comment_do_not_reach_its_former_author(post, ann, ben, dan):
+    question = post(ann, "Question")
+    post(dan, "Keeps the thread alive", parent=question)
+    question.delete_by_author()
+    assert not Subscription.objects.filter(user=ann).exists()  # she stopped following
+
+    post(ben, "Answer to a deleted comment", parent=question)
+
+    assert told(ann) == [(Kind.REPLY, "Keeps the thread alive")]  # from before
+
+
+def test_moderators_are_not_told_of_their_own_acts(post, section, ann, ben):
+    eager = make_moderator("eager")
+    eager.email_on_review = True
+    eager.save()
+    Subscription.objects.follow(eager, section=section)
+    comment = post(ann, "Borderline")
+    Notification.objects.filter(recipient=eager).delete()
+
+    Report.file(comment, eager, Report.Reason.OTHER)  # reported by the moderator
+    assert told(eager) == []
+    comment.moderate(eager, "remove", "No")
+    comment.moderate(eager, "restore")  # published again, by the moderator
+    assert told(eager) == []
+
+
+def test_a_banned_author_gets_no_removal_notice(post, ann, mod):
+    comment = post(ann, "Spam-ish")
+    Ban.objects.create(user=ann, reason="Spam", created_by=mod)
+
+    comment.moderate(mod, "remove", "Spam")
+
+    assert not Notification.objects.filter(recipient=ann).exists()
+
+
+def test_notices_about_an_essay_unpublished_since_disappear_for_readers(post, section, ann, ben):
+    question = post(ann, "Question")
+    post(ben, "Answer", parent=question)
+    assert told(ann) == [(Kind.REPLY, "Answer")]
+
+    section.essay.is_published = False
+    section.essay.save()
+
+    assert told(ann) == []
+
+
+def test_a_moderator_who_steps_down_no_longer_sees_review_notices(post, ann):
+    eager = make_moderator("eager")
+    eager.email_on_review = True
+    eager.save()
+    policy = ModerationPolicy.current()
+    policy.premoderation = ModerationPolicy.Premoderation.ALL
+    policy.save()
+    post(ann, "Pending secret")
+    assert told(eager) == [(Kind.REVIEW, "Pending secret")]
+
+    eager.groups.clear()
+    eager = type(eager).objects.get(pk=eager.pk)  # permissions are cached per instance
+
+    assert told(eager) == []
+
+
+def test_a_comment_back_in_the_queue_is_news_again(post, ann, ben, dan, mod):
+    eager = make_moderator("eager")
+    eager.email_on_review = True
+    eager.save()
+    comment = post(ann, "Contested")
+    Report.file(comment, ben, Report.Reason.SPAM)
+    Notification.objects.filter(recipient=eager).mark_read()
+    comment.reports.update(resolved_at=timezone.now(), resolved_by=mod)
+
+    Report.file(comment, dan, Report.Reason.SPAM)
+
+    notice = Notification.objects.get(recipient=eager)
+    assert notice.read_at is None
+    assert notice.email_state == Email.QUEUED
+
+
+@pytest.fixture
+def postgres_only():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a real race needs PostgreSQL's row locks and several connections")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_reports_are_all_kept_and_announce_the_comment_once(postgres_only, essay):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+
+    section = essay.sections.get(slug="the-deepseek-moment")
+    eager = make_moderator("eager")
+    eager.email_on_review = True
+    eager.save()
+    comment, _ = Comment.objects.post(section=section, author=make_member("ann"), body="Hmm")
+    reporters = [make_member(f"reporter{n}") for n in range(4)]
+    start = Barrier(len(reporters))
+
+    def report(person):
+        start.wait()
+        try:
+            return Report.file(comment, person, Report.Reason.SPAM)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(reporters)) as pool:
+        outcomes = list(pool.map(report, reporters))
+
+    assert outcomes == [True] * 4
+    assert comment.reports.count() == 4
+    assert Notification.objects.filter(recipient=eager, kind=Kind.REVIEW).count() == 1
+    comment.refresh_from_db()
+    assert comment.status == Comment.Status.PENDING  # the threshold of 3 was seen

@@ -100,6 +100,18 @@ def test_the_env_example_passes_the_deployment_checklist_without_warnings():
     assert "System check identified no issues" in result.stdout
 
 
+def test_the_deployment_checklist_warns_when_mail_would_link_to_localhost():
+    env = example_env() | {"SECRET_KEY": secrets.token_urlsafe(50)}
+    del env["SITE_URL"]
+    env["ALLOWED_HOSTS"] = "localhost"
+
+    result = start(env, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode != 0
+    assert "forum.W001" in result.stderr + result.stdout
+    assert "SITE_URL is 'https://localhost'" in result.stderr + result.stdout
+
+
 def test_social_sign_in_needs_both_id_and_secret():
     result = start({**GOOD, "GITHUB_CLIENT_ID": "abc"})
 
