@@ -9,6 +9,7 @@ in its own committed transaction before it talks to the mail server, and only a
 failure the mail server reported puts it back in the queue (later, with back-off).
 """
 
+import email.policy
 import logging
 import smtplib
 from datetime import timedelta
@@ -165,6 +166,15 @@ def sentence(notification) -> str:
     }[notification.kind]
 
 
+class NotificationEmail(EmailMultiAlternatives):
+    """Python folds a header longer than 78 characters that has no spaces in it
+    (List-Unsubscribe's <URL>) into RFC 2047 encoded words, which mail programs do not
+    decode there. Folding only at the RFC 5322 limit of 998 keeps it a plain URL."""
+
+    def message(self, *, policy=email.policy.default):
+        return super().message(policy=policy.clone(max_line_length=998))
+
+
 def build_message(notification, address: str) -> EmailMultiAlternatives:
     comment = notification.comment
     unsubscribe = absolute(reverse("unsubscribe", args=[unsubscribe_token(notification)]))
@@ -192,7 +202,7 @@ def build_message(notification, address: str) -> EmailMultiAlternatives:
         },
     )
     host = urlsplit(settings.SITE_URL).hostname
-    message = EmailMultiAlternatives(
+    message = NotificationEmail(
         subject=f"[{settings.SITE_NAME}] {title}",
         body=text,
         to=[address],

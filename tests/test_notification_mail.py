@@ -55,6 +55,7 @@ class Inbox:
             return "451 4.3.0 Mailbox busy, try again later"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        message.raw_headers = envelope.content.split(b"\r\n\r\n", 1)[0].decode("ascii")
         self.messages.append(message)
         return "250 OK"
 
@@ -121,6 +122,8 @@ def test_the_worker_mails_a_reply_with_text_html_permalink_and_unsubscribe(smtp,
     assert unsubscribe.startswith("https://forum.example.org/unsubscribe/")
     assert unsubscribe in text
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # On the wire: one plain line, not folded into encoded words mail programs ignore.
+    assert f"List-Unsubscribe: <{unsubscribe}>\r\n" in message.raw_headers + "\r\n"
     notice = ann_notice(ann)
     assert notice.email_state == Email.SENT
     assert notice.emailed_at is not None
