@@ -28,7 +28,10 @@ def notification_list(request):
     page = Paginator(shown, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     for notification in page.object_list:
         notification.sentence = mail.sentence(notification)
-    return render(request, "forum/notifications.html", {"page": page})
+    following = request.user.subscriptions.select_related(
+        "section__essay", "thread__section__essay"
+    ).order_by("-created_at")
+    return render(request, "forum/notifications.html", {"page": page, "following": following})
 
 
 @login_required

@@ -239,3 +239,24 @@ def test_operators_see_mail_delivery_in_the_admin_and_moderators_do_not(
 
     client.force_login(mod)
     assert client.get(url).status_code == 403
+
+
+def test_the_notifications_page_lists_what_one_follows_with_a_way_to_stop(
+    client, section, post, ann, ben
+):
+    mine = post(ann, "My own words")  # followed by posting
+    Subscription.objects.follow(ann, section=section)
+    theirs = post(ben, "Ben's hidden words")
+    Subscription.objects.follow(ann, thread=theirs)
+    theirs.moderate(make_moderator("mia"), "spam")
+    client.force_login(ann)
+
+    page = client.get("/notifications/").text
+
+    assert f'Section <a href="{section.get_absolute_url()}">The DeepSeek Moment</a>' in page
+    assert f'<a href="/comments/{mine.pk}/">your comment</a>' in page
+    assert "My own words" in page
+    assert "Ben's hidden words" not in page  # hidden since: its text is not shown
+    assert page.count("Stop following") == 3
+    client.post(f"/comments/{mine.pk}/follow/", {"follow": "0"})
+    assert client.get("/notifications/").text.count("Stop following") == 2
