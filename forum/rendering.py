@@ -96,7 +96,7 @@ class CommentRenderer:
         """Follow every reply below a comment, or stop."""
         action = self.url["follow_thread"].format(pk)
         if following:
-            value, pressed, label = "0", "true", "Following"
+            value, pressed, label = "0", "true", "✓ Following"
             title = "You are told about every reply below this comment. Press to stop."
         else:
             value, pressed, label = "1", "false", "Follow"
