@@ -7,6 +7,7 @@ through Caddy, to 127.0.0.1 only. Standard library only, so the host's python3 r
     smoke_checks.py comment TEXT      post a comment as the administrator
     smoke_checks.py still-there TEXT  signed in still, the comment still shown
     smoke_checks.py gone TEXT         the comment is not shown (after a restore)
+    smoke_checks.py plain-http        the stack without a DOMAIN: plain HTTP on HTTP_PORT
 
 Settings come from the environment (see .ci/compose-smoke); the session's cookies are
 kept in SMOKE_STATE between calls.
@@ -32,7 +33,6 @@ from urllib.parse import urlencode, urlsplit
 HOST = "localhost"  # the DOMAIN of the smoke stack; every connection goes to 127.0.0.1
 HTTPS_PORT = int(os.environ["SMOKE_HTTPS_PORT"])
 HTTP_PORT = int(os.environ["SMOKE_HTTP_PORT"])
-ORIGIN = f"https://{HOST}:{HTTPS_PORT}"
 STATE = Path(os.environ["SMOKE_STATE"])
 ADMIN_URL = "/" + os.environ["ADMIN_URL"].strip("/") + "/"
 ESSAY = "/essays/open-source-meets-open-weights/"
@@ -66,15 +66,27 @@ class Page:
 
 
 class Browser:
-    def __init__(self):
-        self.context = ssl.create_default_context(cafile=os.environ["SMOKE_CA"])
-        self.cookies = json.loads(STATE.read_text()) if STATE.exists() else {}
+    """HTTPS to DOMAIN=localhost through Caddy; or, with plain=True, HTTP to
+    127.0.0.1 (the stack without a DOMAIN)."""
+
+    def __init__(self, plain=False):
+        self.plain = plain
+        if plain:
+            self.origin = f"http://127.0.0.1:{HTTP_PORT}"
+            self.cookies = {}
+        else:
+            self.origin = f"https://{HOST}:{HTTPS_PORT}"
+            self.context = ssl.create_default_context(cafile=os.environ["SMOKE_CA"])
+            self.cookies = json.loads(STATE.read_text()) if STATE.exists() else {}
 
     def save(self):
         STATE.write_text(json.dumps(self.cookies))
 
     def request(self, method, path, form=None, headers=None):
-        connection = To127(HOST, HTTPS_PORT, context=self.context, timeout=30)
+        if self.plain:
+            connection = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=30)
+        else:
+            connection = To127(HOST, HTTPS_PORT, context=self.context, timeout=30)
         sent = {"Accept": "text/html,*/*", **(headers or {})}
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -83,8 +95,8 @@ class Browser:
             body = urlencode(form).encode()
             sent |= {
                 "Content-Type": "application/x-www-form-urlencoded",
-                "Origin": ORIGIN,
-                "Referer": ORIGIN + path,
+                "Origin": self.origin,
+                "Referer": self.origin + path,
             }
         connection.request(method, path, body=body, headers=sent)
         response = connection.getresponse()
@@ -115,7 +127,7 @@ class Browser:
                 return page
             location = urlsplit(page.header("location"))
             expect(
-                location.netloc in ("", f"{HOST}:{HTTPS_PORT}"),
+                location.netloc in ("", urlsplit(self.origin).netloc),
                 f"{page.url} redirected off the site: {page.header('location')}",
             )
             target = location.path + (f"?{location.query}" if location.query else "")
@@ -260,6 +272,25 @@ def check_still_there(text):
     expect(browser.get(ADMIN_URL).url == ADMIN_URL, "the admin still opens")
 
 
+def check_plain_http():
+    """DOMAIN empty, HTTPS=false: Caddy serves plain HTTP on HTTP_PORT, Django agrees."""
+    browser = Browser(plain=True)
+    health = browser.request("GET", "/healthz")
+    expect((health.status, health.text) == (200, "ok\n"), f"/healthz: {health.status}")
+    home = browser.get("/")
+    expect(home.status == 200 and home.url == "/", f"home page over HTTP: {home.url}")
+    expect(home.header("server") == "Caddy", "served through Caddy")
+    expect("Open Source Meets Open Weights" in home.text, "the essay on the home page")
+    expect(browser.get(SECTION).status == 200, "the section page")
+    # A form posts over plain HTTP (CSRF_TRUSTED_ORIGINS, cookies not HTTPS-only): a
+    # wrong password is answered by the form, not refused as forgery.
+    form = Forms(browser.get("/accounts/login/").text).find(lambda f: "login" in f["data"])
+    form["data"] |= {"login": os.environ["ADMIN_USERNAME"], "password": "not-the-password"}
+    refused = browser.post("/accounts/login/", form["data"])
+    expect(refused.status == 200, f"the sign-in form answers: {refused.status}")
+    expect("not correct" in refused.text, "the form says the password is wrong")
+
+
 def check_gone(text):
     expect(text not in Browser().get(SECTION).text, f"{text!r} is gone")
 
@@ -272,6 +303,7 @@ if __name__ == "__main__":
         "comment": post_comment,
         "still-there": check_still_there,
         "gone": check_gone,
+        "plain-http": check_plain_http,
     }
     try:
         checks[command](*args)
