@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "django_htmx",
+    "django_tasks_db",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -124,7 +125,6 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.google",
-    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -240,8 +240,11 @@ MAILERS = {"default": {"BACKEND": email["EMAIL_BACKEND"], "OPTIONS": email_optio
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Background tasks are queued in the database and run by `manage.py db_worker`.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# --- Background tasks (mail) ---------------------------------------------------------
+
+# Mail leaves through Django's Tasks framework with a queue in the database, worked by
+# `manage.py db_worker` (the worker service in docker compose; `make run` starts one).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # --- Accounts (django-allauth) ------------------------------------------------------
 
