@@ -127,6 +127,26 @@ def make_moderator(username="mo"):
 
 
 @pytest.fixture
+def eager(db):
+    """Eager moderates and asked to be told about the review queue."""
+    user = make_moderator("eager")
+    user.email_on_review = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def premoderate_all(db):
+    """The moderation policy holds every new comment for review."""
+    from forum.models import ModerationPolicy
+
+    policy = ModerationPolicy.current()
+    policy.premoderation = ModerationPolicy.Premoderation.ALL
+    policy.save()
+    return policy
+
+
+@pytest.fixture
 def mod(db):
     """Mo moderates: staff, in the Moderators group, nothing more."""
     return make_moderator()

@@ -334,16 +334,10 @@ def test_a_link_for_a_deleted_account_does_nothing_and_says_done(smtp, reply, an
     assert ben.email_on_reply is True  # nobody else's settings change
 
 
-def test_moderators_who_opted_in_get_a_mail_linking_to_the_review_page(smtp, post, ann, settings):
-    from forum.models import ModerationPolicy
-    from tests.conftest import make_moderator
+def test_moderators_who_opted_in_get_a_mail_linking_to_the_review_page(
+    smtp, post, ann, settings, eager, premoderate_all
+):
 
-    eager = make_moderator("eager")
-    eager.email_on_review = True
-    eager.save()
-    policy = ModerationPolicy.current()
-    policy.premoderation = ModerationPolicy.Premoderation.ALL
-    policy.save()
     held = post(ann, "Please look at this")
 
     run_worker()

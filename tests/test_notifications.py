@@ -141,11 +141,12 @@ def test_comments_in_a_draft_essay_reach_only_staff(post, section, ann, dan, sta
 # --- Hidden comments and bans ---------------------------------------------------------
 
 
-def test_pending_comments_tell_nobody_until_approved_and_then_once(post, ann, ben, mod):
+def test_pending_comments_tell_nobody_until_approved_and_then_once(
+    post, ann, ben, mod, premoderate_all
+):
     question = post(ann, "Question")
-    policy = ModerationPolicy.current()
-    policy.premoderation = ModerationPolicy.Premoderation.ALL
-    policy.save()
+    question.moderate(mod, "approve")  # held, like every comment, then approved
+    Notification.objects.all().delete()
 
     answer = post(ben, "Held answer", parent=question)
     assert answer.status == Comment.Status.PENDING
@@ -190,11 +191,11 @@ def test_nobody_under_a_ban_is_told_anything(post, section, ann, ben, mod):
     assert told(ann) == []
 
 
-def test_a_banned_authors_comment_tells_nobody_even_when_approved(post, ann, ben, mod):
+def test_a_banned_authors_comment_tells_nobody_even_when_approved(
+    post, ann, ben, mod, premoderate_all
+):
     question = post(ann, "Question")
-    policy = ModerationPolicy.current()
-    policy.premoderation = ModerationPolicy.Premoderation.ALL
-    policy.save()
+    question.moderate(mod, "approve")
     answer = post(ben, "Held", parent=question)
     Ban.objects.create(user=ben, reason="Spam", created_by=mod)
 
@@ -238,14 +239,8 @@ def test_no_removal_notice_for_spam_or_when_the_policy_keeps_it_quiet(post, ann,
     assert not Notification.objects.exists()
 
 
-def test_moderators_who_opt_in_hear_of_new_review_items(post, ann, ben):
-    eager = make_moderator("eager")
-    eager.email_on_review = True
-    eager.save()
+def test_moderators_who_opt_in_hear_of_new_review_items(post, ann, ben, eager, premoderate_all):
     quiet = make_moderator("quiet")
-    policy = ModerationPolicy.current()
-    policy.premoderation = ModerationPolicy.Premoderation.ALL
-    policy.save()
 
     post(ann, "Needs a look")
 
@@ -254,11 +249,8 @@ def test_moderators_who_opt_in_hear_of_new_review_items(post, ann, ben):
 
 
 def test_the_first_report_puts_a_comment_in_the_queue_and_tells_moderators_once(
-    post, ann, ben, dan
+    post, ann, ben, dan, eager
 ):
-    eager = make_moderator("eager")
-    eager.email_on_review = True
-    eager.save()
     comment = post(ann, "Questionable")
 
     Report.file(comment, ben, Report.Reason.SPAM)
@@ -267,13 +259,9 @@ def test_the_first_report_puts_a_comment_in_the_queue_and_tells_moderators_once(
     assert told(eager) == [(Kind.REVIEW, "Questionable")]
 
 
-def test_a_review_notice_goes_once_the_comment_is_dealt_with(post, ann, mod):
-    eager = make_moderator("eager")
-    eager.email_on_review = True
-    eager.save()
-    policy = ModerationPolicy.current()
-    policy.premoderation = ModerationPolicy.Premoderation.ALL
-    policy.save()
+def test_a_review_notice_goes_once_the_comment_is_dealt_with(
+    post, ann, mod, eager, premoderate_all
+):
     held = post(ann, "Held")
     assert told(eager) == [(Kind.REVIEW, "Held")]
 
@@ -282,12 +270,9 @@ def test_a_review_notice_goes_once_the_comment_is_dealt_with(post, ann, mod):
     assert told(eager) == []
 
 
-def test_members_who_are_not_moderators_never_get_review_notices(post, ann, ben):
+def test_members_who_are_not_moderators_never_get_review_notices(post, ann, ben, premoderate_all):
     ben.email_on_review = True  # set by hand: the form does not offer it to him
     ben.save()
-    policy = ModerationPolicy.current()
-    policy.premoderation = ModerationPolicy.Premoderation.ALL
-    policy.save()
 
     post(ann, "Held")
 
@@ -328,10 +313,7 @@ def test_replies_to_a_deleted_comment_do_not_reach_its_former_author(post, ann, 
     assert told(ann) == [(Kind.REPLY, "Keeps the thread alive")]  # from before
 
 
-def test_moderators_are_not_told_of_their_own_acts(post, section, ann, ben):
-    eager = make_moderator("eager")
-    eager.email_on_review = True
-    eager.save()
+def test_moderators_are_not_told_of_their_own_acts(post, section, ann, ben, eager):
     Subscription.objects.follow(eager, section=section)
     comment = post(ann, "Borderline")
     Notification.objects.filter(recipient=eager).delete()
@@ -363,13 +345,9 @@ def test_notices_about_an_essay_unpublished_since_disappear_for_readers(post, se
     assert told(ann) == []
 
 
-def test_a_moderator_who_steps_down_no_longer_sees_review_notices(post, ann):
-    eager = make_moderator("eager")
-    eager.email_on_review = True
-    eager.save()
-    policy = ModerationPolicy.current()
-    policy.premoderation = ModerationPolicy.Premoderation.ALL
-    policy.save()
+def test_a_moderator_who_steps_down_no_longer_sees_review_notices(
+    post, ann, eager, premoderate_all
+):
     post(ann, "Pending secret")
     assert told(eager) == [(Kind.REVIEW, "Pending secret")]
 
@@ -379,10 +357,7 @@ def test_a_moderator_who_steps_down_no_longer_sees_review_notices(post, ann):
     assert told(eager) == []
 
 
-def test_a_comment_back_in_the_queue_is_news_again(post, ann, ben, dan, mod):
-    eager = make_moderator("eager")
-    eager.email_on_review = True
-    eager.save()
+def test_a_comment_back_in_the_queue_is_news_again(post, ann, ben, dan, mod, eager):
     comment = post(ann, "Contested")
     Report.file(comment, ben, Report.Reason.SPAM)
     Notification.objects.filter(recipient=eager).mark_read()
@@ -404,16 +379,15 @@ def postgres_only():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_simultaneous_reports_are_all_kept_and_announce_the_comment_once(postgres_only, essay):
+def test_simultaneous_reports_are_all_kept_and_announce_the_comment_once(
+    postgres_only, essay, eager
+):
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
     from django.db import connection
 
     section = essay.sections.get(slug="the-deepseek-moment")
-    eager = make_moderator("eager")
-    eager.email_on_review = True
-    eager.save()
     comment, _ = Comment.objects.post(section=section, author=make_member("ann"), body="Hmm")
     reporters = [make_member(f"reporter{n}") for n in range(4)]
     start = Barrier(len(reporters))
