@@ -428,3 +428,32 @@ def test_the_unsubscribe_page_says_what_stops(smtp, post, ann, ben):
     assert "Stop following this thread?" in asked.text
     assert "You no longer follow this thread" in done.text
     assert not Subscription.objects.filter(user=ben).exists()
+
+
+def test_mail_whose_task_was_lost_is_queued_again_and_sent_once(smtp, reply, ann):
+    from io import StringIO
+
+    DBTaskResult.objects.all().delete()  # the enqueue after commit never happened
+    Notification.objects.update(created_at=timezone.now() - timedelta(minutes=30))
+    out = StringIO()
+
+    call_command("requeue_notification_mail", stdout=out)
+    call_command("requeue_notification_mail", stdout=StringIO())  # a task exists now
+    run_worker()
+
+    assert "Queued 1 notification mail(s) again." in out.getvalue()
+    assert len(smtp.messages) == 1
+    assert ann_notice(ann).email_state == Email.SENT
+
+
+def test_requeueing_leaves_mail_waiting_for_its_retry_alone(smtp, reply, ann):
+    from io import StringIO
+
+    smtp.refuse_next = 1
+    run_worker()  # refused: a retry is due in a minute
+    Notification.objects.update(created_at=timezone.now() - timedelta(minutes=30))
+    out = StringIO()
+
+    call_command("requeue_notification_mail", stdout=out)
+
+    assert "Queued 0 notification mail(s) again." in out.getvalue()
