@@ -892,6 +892,9 @@ class SubscriptionQuerySet(models.QuerySet):
     def unfollow(self, user, *, section=None, thread=None) -> None:
         self.filter(user=user, section=section, thread=thread).delete()
 
+    def set_following(self, user, following: bool, *, section=None, thread=None) -> None:
+        (self.follow if following else self.unfollow)(user, section=section, thread=thread)
+
 
 class Subscription(models.Model):
     """A member follows a section or a thread (a comment and everything below it)."""

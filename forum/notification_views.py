@@ -70,7 +70,8 @@ def bad_choice(request):
 
 def _followed(request, following: bool, *, what: str, target):
     messages.success(request, f"You {'now follow' if following else 'no longer follow'} {what}.")
-    return redirect(target)
+    # Back to the list of what one follows when that is where the button was.
+    return redirect("notifications" if request.POST.get("from") == "notifications" else target)
 
 
 @login_required
@@ -81,10 +82,7 @@ def follow_section(request, essay_slug, section_slug):
     follow = wants_to_follow(request)
     if follow is None:
         return bad_choice(request)
-    if follow:
-        Subscription.objects.follow(request.user, section=section)
-    else:
-        Subscription.objects.unfollow(request.user, section=section)
+    Subscription.objects.set_following(request.user, follow, section=section)
     if request.htmx:
         context = {"following": follow, "target": section}
         return render(request, "forum/follow_section.html", context)
@@ -99,10 +97,7 @@ def follow_thread(request, comment_id):
     follow = wants_to_follow(request)
     if follow is None:
         return bad_choice(request)
-    if follow:
-        Subscription.objects.follow(request.user, thread=comment)
-    else:
-        Subscription.objects.unfollow(request.user, thread=comment)
+    Subscription.objects.set_following(request.user, follow, thread=comment)
     if request.htmx:
         return HttpResponse(CommentRenderer(request, comment.section).follow(comment.pk, follow))
     return _followed(request, follow, what="this thread", target=comment)

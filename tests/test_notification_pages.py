@@ -258,5 +258,9 @@ def test_the_notifications_page_lists_what_one_follows_with_a_way_to_stop(
     assert "My own words" in page
     assert "Ben's hidden words" not in page  # hidden since: its text is not shown
     assert page.count("Stop following") == 3
-    client.post(f"/comments/{mine.pk}/follow/", {"follow": "0"})
-    assert client.get("/notifications/").text.count("Stop following") == 2
+    stopped = client.post(
+        f"/comments/{mine.pk}/follow/", {"follow": "0", "from": "notifications"}, follow=True
+    )
+    assert stopped.redirect_chain[-1][0] == "/notifications/"
+    assert "You no longer follow this thread." in stopped.text
+    assert stopped.text.count("Stop following") == 2
