@@ -22,7 +22,7 @@ RUN apt-get update \
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    DJANGO_SETTINGS_MODULE=forum.settings \
+    DJANGO_SETTINGS_MODULE=config.settings \
     DATA_DIR=/app/data \
     STATIC_ROOT=/app/staticfiles
 COPY --from=build /opt/venv /opt/venv
@@ -37,4 +37,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "docker/healthcheck.py"]
-CMD ["gunicorn", "--config", "docker/gunicorn.conf.py", "forum.wsgi"]
+CMD ["gunicorn", "--config", "docker/gunicorn.conf.py", "config.wsgi"]

@@ -185,7 +185,7 @@ def main():
         flush = "import redis, sys; redis.Redis.from_url(sys.argv[1]).flushdb()"
         subprocess.run([python, "-c", flush, args.redis], check=True)
         server = subprocess.Popen(
-            [python, "-m", "gunicorn", "forum.wsgi", "--bind", f"127.0.0.1:{port}",
+            [python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
              "--workers", str(args.workers), "--worker-class", "gthread", "--threads", "2",
              "--log-level", "warning"],
             cwd=ROOT, env=env,

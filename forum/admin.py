@@ -3,7 +3,6 @@ policy, closing discussions, and a record of every act that nobody can edit."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, Q
 from django.shortcuts import render
 from django.utils import timezone
@@ -11,8 +10,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from accounts.admin import UserAdmin
+from accounts.models import Ban, User
 from forum.models import (
-    Ban,
     Comment,
     CommentRevision,
     EssayDiscussion,
@@ -22,7 +22,6 @@ from forum.models import (
     Report,
     ReviewItem,
     SectionDiscussion,
-    User,
     discussion_changed,
     needs_review,
 )
@@ -30,13 +29,13 @@ from forum.models import (
 Action = ModerationLog.Action
 
 
+admin.site.unregister(User)
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
-    fieldsets = [
-        *DjangoUserAdmin.fieldsets,
-        ("Profile", {"fields": ["display_name", "bio", *User.PREFERENCES]}),
-    ]
-    list_display = ["username", "email", "display_name", "is_staff", "is_active", "date_joined"]
+class MemberAdmin(UserAdmin):
+    """Accounts' user admin, with the discussion's clean-up action."""
+
     actions = ["remove_all_comments"]
 
     @admin.action(description="Remove all comments of the selected users (spam clean-up)")

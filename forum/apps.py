@@ -1,18 +1,9 @@
 from django.apps import AppConfig
-from django.contrib.admin import apps as admin_apps
 
 
 class ForumConfig(AppConfig):
-    default = True
     name = "forum"
-    verbose_name = "Forum"
+    verbose_name = "Discussion"
 
     def ready(self):
-        from forum import checks  # noqa: F401  (registers the deployment checks)
-
-
-class ForumAdminConfig(admin_apps.AdminConfig):
-    """The Django admin, with the site's own AdminSite (see forum.admin_site)."""
-
-    default = False
-    default_site = "forum.admin_site.ForumAdminSite"
+        from forum import receivers  # noqa: F401  (what the discussion does when accounts change)

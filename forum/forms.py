@@ -1,73 +1,11 @@
 import re
 import uuid
 
-from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.conf import settings
 
 from essays.markup import render_user_text
-from forum.models import Comment, ModerationPolicy, Report, User
-
-
-class SignupForm(AllauthSignupForm):
-    """allauth's sign-up form, with its honeypot hidden by the stylesheet instead of an
-    inline style attribute (which the Content-Security-Policy forbids)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        honeypot = self.fields.get(settings.ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD)
-        if honeypot:
-            attrs = honeypot.widget.attrs
-            attrs.pop("style", None)
-            attrs.update({"class": "honeypot", "aria-hidden": "true", "autocomplete": "off"})
-
-
-class ProfileForm(forms.ModelForm):
-    class Meta:
-        model = User
-        fields = ["display_name", "bio", *User.PREFERENCES]
-        widgets = {"bio": forms.Textarea(attrs={"rows": 5})}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.instance.is_moderator:
-            del self.fields["email_on_review"]  # only moderators see the review queue
-
-    def clean_display_name(self):
-        name = " ".join(self.cleaned_data["display_name"].split())
-        reserved = {*settings.ACCOUNT_USERNAME_BLACKLIST, "deleted user", "[deleted]"}
-        if name.lower() in reserved:
-            raise forms.ValidationError("That name is reserved; please choose another.")
-        if (
-            name
-            and User.objects.exclude(pk=self.instance.pk).filter(username__iexact=name).exists()
-        ):
-            raise forms.ValidationError(
-                "That name belongs to another member; please choose another."
-            )
-        return name
-
-
-class DeleteAccountForm(forms.Form):
-    ERASE, KEEP = "erase", "keep"
-    comments = forms.ChoiceField(
-        label="What should happen to what you wrote?",
-        choices=[
-            (KEEP, "Keep my comments, shown as “deleted user”, so conversations stay readable"),
-            (
-                ERASE,
-                "Erase my comments (replies from others stay, under a “[deleted]” placeholder)",
-            ),
-        ],
-        widget=forms.RadioSelect,
-    )
-    confirm = forms.BooleanField(
-        label="I understand that my account is removed for good and cannot be restored.",
-    )
-
-    def keep_comments(self) -> bool:
-        return self.cleaned_data["comments"] == self.KEEP
-
+from forum.models import Comment, ModerationPolicy, Report
 
 # Control characters other than tab, newline and carriage return have no place in text.
 _control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

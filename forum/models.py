@@ -1,240 +1,15 @@
 import time
 
-from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.cache import cache
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
-from django.db.models.signals import pre_delete
-from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Ban, User
 from essays.markup import render_user_text
 from essays.models import Essay, Section
-
-
-class User(AbstractUser):
-    """A reader. Anyone may read; writing needs an active account with a verified email."""
-
-    display_name = models.CharField(
-        max_length=60,
-        blank=True,
-        help_text="Shown next to what you write. Defaults to your username.",
-    )
-    bio = models.TextField(
-        "about you",
-        max_length=2000,
-        blank=True,
-        help_text="A few lines in Markdown, shown on your profile.",
-    )
-    # Rendered once when the profile is saved, with the same code as comments.
-    bio_html = models.TextField(editable=False, blank=True)
-    email_on_reply = models.BooleanField(
-        "email me when someone replies to me",
-        default=True,
-        help_text="You can switch this off at any time.",
-    )
-    email_on_follow = models.BooleanField(
-        "email me about new comments in what I follow",
-        default=True,
-        help_text="Sections and threads you follow. You are told on the site either way.",
-    )
-    email_on_moderation = models.BooleanField(
-        "email me when a moderator removes one of my comments",
-        default=True,
-    )
-    email_on_review = models.BooleanField(
-        "email me when comments wait for review",
-        default=False,
-        help_text="For moderators: new items in the review queue.",
-    )
-    follow_own_comments = models.BooleanField(
-        "follow the replies below my comments",
-        default=True,
-        help_text="Posting a comment follows the conversation below it.",
-    )
-
-    PREFERENCES = [
-        *("email_on_reply", "email_on_follow", "email_on_moderation", "email_on_review"),
-        "follow_own_comments",
-    ]
-
-    class Meta(AbstractUser.Meta):
-        swappable = "AUTH_USER_MODEL"
-
-    def __str__(self):
-        return self.username
-
-    @property
-    def public_name(self) -> str:
-        return self.display_name or self.username
-
-    def save(self, *args, **kwargs):
-        self.bio_html = render_user_text(self.bio)
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "bio" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "bio_html"}
-        names = {"username", "display_name"}
-        renamed = (
-            self.pk
-            and (update_fields is None or names & set(update_fields))
-            and User.objects.filter(pk=self.pk)
-            .exclude(username=self.username, display_name=self.display_name)
-            .exists()
-        )
-        super().save(*args, **kwargs)
-        if renamed:  # every page showing the old name must show the new one
-            for section_id in set(self.comments.values_list("section_id", flat=True)):
-                discussion_changed(section_id)
-
-    def get_absolute_url(self):
-        return reverse("profile", args=[self.username])
-
-    def has_verified_email(self) -> bool:
-        return self.emailaddress_set.filter(verified=True).exists()
-
-    def write_refusal(self) -> str | None:
-        """Why this person may not post, vote or report right now; None if they may.
-        The one rule for writing, remembered for the rest of the request."""
-        if not hasattr(self, "_write_refusal"):
-            self._write_refusal = None
-            # One query answers both questions for the usual case: verified, not banned.
-            verified, banned = (
-                User.objects.filter(pk=self.pk)
-                .annotate(
-                    verified=models.Exists(
-                        self.emailaddress_set.model.objects.filter(user=self.pk, verified=True)
-                    ),
-                    banned=models.Exists(Ban.objects.in_force().filter(user=self.pk)),
-                )
-                .values_list("verified", "banned")
-                .get()
-            )
-            if not self.is_active or not verified:
-                self._write_refusal = "Please verify your email address before you take part."
-            elif banned and (ban := self.bans.in_force().order_by("-created_at").first()):
-                until = f" until {ban.until:%-d %B %Y}" if ban.until else ""
-                reason = f" Reason: {ban.reason}" if ban.reason else ""
-                self._write_refusal = (
-                    f"Your account is suspended{until}: you can read, but not post, vote "
-                    f"or report.{reason}"
-                )
-        return self._write_refusal
-
-    def can_write(self) -> bool:
-        return self.write_refusal() is None
-
-    @property
-    def is_moderator(self) -> bool:
-        # Moderators work in the admin, so they are staff; checking that first spares
-        # every other member the permission queries.
-        return self.is_active and self.is_staff and self.has_perm("forum.moderate_comment")
-
-    def export_data(self) -> dict:
-        """Everything the site stores about this person, for 'Download my data'."""
-        from allauth.mfa.models import Authenticator
-        from allauth.socialaccount.models import SocialAccount
-        from allauth.usersessions.models import UserSession
-
-        return {
-            "account": {
-                "username": self.username,
-                "display_name": self.display_name,
-                "bio": self.bio,
-                "email": self.email,
-                "date_joined": self.date_joined.isoformat(),
-                "last_login": self.last_login.isoformat() if self.last_login else None,
-                "is_staff": self.is_staff,
-            },
-            "preferences": {name: getattr(self, name) for name in User.PREFERENCES},
-            "email_addresses": [
-                {"email": e.email, "verified": e.verified, "primary": e.primary}
-                for e in self.emailaddress_set.order_by("email")
-            ],
-            "social_accounts": [
-                {"provider": a.provider, "uid": a.uid, "date_joined": a.date_joined.isoformat()}
-                for a in SocialAccount.objects.filter(user=self).order_by("pk")
-            ],
-            "two_factor_authenticators": [
-                {
-                    "type": a.type,
-                    "created_at": a.created_at.isoformat(),
-                    "last_used_at": a.last_used_at.isoformat() if a.last_used_at else None,
-                }
-                for a in Authenticator.objects.filter(user=self).order_by("pk")
-            ],
-            "sessions": [
-                {
-                    "ip": s.ip,
-                    "user_agent": s.user_agent,
-                    "created_at": s.created_at.isoformat(),
-                    "last_seen_at": s.last_seen_at.isoformat(),
-                }
-                for s in UserSession.objects.filter(user=self).order_by("pk")
-            ],
-            "comments": [
-                {
-                    "id": c.pk,
-                    "url": c.get_absolute_url(),
-                    "essay": c.section.essay.title,
-                    "section": c.section.heading,
-                    "in_reply_to": c.parent_id,
-                    "status": c.status,
-                    "text": c.body,
-                    "quote": c.quote_text,
-                    "created_at": c.created_at.isoformat(),
-                    "edited_at": c.edited_at.isoformat() if c.edited_at else None,
-                    "earlier_versions": [
-                        {"text": r.body, "written_at": r.created_at.isoformat()}
-                        for r in c.revisions.all()
-                    ],
-                }
-                for c in self.comments.select_related("section__essay")
-                .prefetch_related("revisions")
-                .order_by("pk")
-            ],
-            "upvotes": [
-                {"comment": v.comment_id, "at": v.created_at.isoformat()}
-                for v in self.votes.order_by("pk")
-            ],
-            "following": [
-                {"section": f.section_id, "thread": f.thread_id, "since": f.created_at.isoformat()}
-                for f in self.subscriptions.order_by("pk")
-            ],
-            "notifications": [
-                {
-                    "kind": n.kind,
-                    "comment": n.comment_id,
-                    "at": n.created_at.isoformat(),
-                    "read_at": n.read_at.isoformat() if n.read_at else None,
-                    "email": n.email_state,
-                }
-                for n in self.notifications.order_by("pk")
-            ],
-        }
-
-    @transaction.atomic
-    def delete_account(self, *, keep_comments: bool) -> None:
-        """Remove this account and everything tied to it (emails, sessions, two-factor
-        devices, social logins, votes). Other people's data is never touched.
-
-        `keep_comments` decides what happens to what the person wrote: kept, shown under
-        "deleted user", so threads stay readable; or erased, each comment exactly as if
-        its author had deleted it (a "[deleted]" placeholder where others replied).
-        """
-        sections = set(self.comments.values_list("section_id", flat=True))
-        if not keep_comments:
-            # Deepest first, so a comment whose replies all go can go too. Each is looked
-            # up again: deleting one may already have taken a placeholder parent with it.
-            ids = list(self.comments.order_by("-depth", "-pk").values_list("pk", flat=True))
-            for comment_id in ids:
-                if comment := Comment.objects.filter(pk=comment_id).first():
-                    comment.delete_by_author()
-        self.delete()  # what is kept loses its author: Comment.author is SET_NULL
-        for section_id in sections:
-            discussion_changed(section_id)
-
 
 # --- Discussion ---------------------------------------------------------------------------
 
@@ -436,6 +211,36 @@ class Comment(models.Model):
     def get_absolute_url(self):
         return reverse("comment", args=[self.pk])
 
+    @classmethod
+    def personal_data(cls, user) -> dict[str, list]:
+        """What a member wrote, with earlier versions, for their data export."""
+        comments = (
+            user.comments.select_related("section__essay")
+            .prefetch_related("revisions")
+            .order_by("pk")
+        )
+        return {
+            "comments": [
+                {
+                    "id": c.pk,
+                    "url": c.get_absolute_url(),
+                    "essay": c.section.essay.title,
+                    "section": c.section.heading,
+                    "in_reply_to": c.parent_id,
+                    "status": c.status,
+                    "text": c.body,
+                    "quote": c.quote_text,
+                    "created_at": c.created_at.isoformat(),
+                    "edited_at": c.edited_at.isoformat() if c.edited_at else None,
+                    "earlier_versions": [
+                        {"text": r.body, "written_at": r.created_at.isoformat()}
+                        for r in c.revisions.all()
+                    ],
+                }
+                for c in comments
+            ]
+        }
+
     @property
     def is_deleted(self) -> bool:
         return self.status == self.Status.DELETED
@@ -609,38 +414,17 @@ class Vote(models.Model):
     def __str__(self):
         return f"{self.user_id} upvoted comment {self.comment_id}"
 
+    @classmethod
+    def personal_data(cls, user) -> dict[str, list]:
+        return {
+            "upvotes": [
+                {"comment": v.comment_id, "at": v.created_at.isoformat()}
+                for v in user.votes.order_by("pk")
+            ]
+        }
+
 
 # --- Moderation -------------------------------------------------------------------------
-
-
-class BanQuerySet(models.QuerySet):
-    def in_force(self):
-        now = timezone.now()
-        return self.filter(lifted_at__isnull=True).filter(Q(until__isnull=True) | Q(until__gt=now))
-
-
-class Ban(models.Model):
-    """A member who may read but not post, vote or report, for a while or for good."""
-
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="bans")
-    reason = models.TextField(blank=True)
-    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until lifted.")
-    created_by = models.ForeignKey(
-        User, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    lifted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    lifted_by = models.ForeignKey(
-        User, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
-    )
-
-    objects = BanQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self):
-        return f"Ban of {self.user}"
 
 
 class ModerationPolicy(models.Model):
@@ -867,15 +651,6 @@ def needs_review():
     ).order_by("created_at")
 
 
-@receiver(pre_delete, sender=User)
-def _take_back_votes(sender, instance, **kwargs):
-    """However an account goes (its owner, the admin), its upvotes stop counting."""
-    voted = list(instance.votes.values_list("comment_id", "comment__section_id"))
-    Comment.objects.filter(pk__in=[c for c, _ in voted]).update(score=F("score") - 1)
-    for section_id in {s for _, s in voted}:
-        discussion_changed(section_id)
-
-
 # --- Following and notifications ------------------------------------------------------------
 
 
@@ -931,6 +706,15 @@ class Subscription(models.Model):
     def __str__(self):
         target = f"section {self.section_id}" if self.section_id else f"thread {self.thread_id}"
         return f"{self.user_id} follows {target}"
+
+    @classmethod
+    def personal_data(cls, user) -> dict[str, list]:
+        return {
+            "following": [
+                {"section": f.section_id, "thread": f.thread_id, "since": f.created_at.isoformat()}
+                for f in user.subscriptions.order_by("pk")
+            ]
+        }
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -1123,3 +907,18 @@ class Notification(models.Model):
 
     def get_absolute_url(self):
         return reverse("notification", args=[self.pk])
+
+    @classmethod
+    def personal_data(cls, user) -> dict[str, list]:
+        return {
+            "notifications": [
+                {
+                    "kind": n.kind,
+                    "comment": n.comment_id,
+                    "at": n.created_at.isoformat(),
+                    "read_at": n.read_at.isoformat() if n.read_at else None,
+                    "email": n.email_state,
+                }
+                for n in user.notifications.order_by("pk")
+            ]
+        }

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from forum.adapters import text_to_html
+from accounts.adapters import text_to_html
 from forum.models import Ban, Comment, Notification, Subscription, User
 
 logger = logging.getLogger(__name__)

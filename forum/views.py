@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.views.decorators.vary import vary_on_headers
 
+from accounts.models import User
 from essays.models import Essay, Section, content_version
 from forum import caching
 from forum import search as search_module
@@ -111,6 +112,23 @@ def render_section(request, section, form=None, status=200):
         "form": form or (CommentForm(section=section, user=request.user) if can_write else None),
     }
     return render(request, "essays/section.html", context, status=status)
+
+
+PROFILE_PAGE_SIZE = 20
+
+
+def profile(request, username):
+    """A member's public page: name, bio, when they joined and what they wrote."""
+    person = get_object_or_404(User.objects.filter(is_active=True), username=username)
+    comments = (
+        person.comments.visible_to(request.user)
+        .published()
+        .filter(section__essay__in=Essay.objects.visible_to(request.user))
+        .select_related("section__essay")
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(comments, PROFILE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/profile.html", {"person": person, "page": page})
 
 
 SEARCH_PAGE_SIZE = 20

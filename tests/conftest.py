@@ -50,7 +50,7 @@ def fast_password_hashing(settings):
 def make_member(username, *, verified=True):
     from allauth.account.models import EmailAddress
 
-    from forum.models import User
+    from accounts.models import User
 
     user = User.objects.create_user(username, f"{username}@example.com", "a-long-password-1")
     EmailAddress.objects.create(user=user, email=user.email, verified=verified, primary=True)
@@ -107,13 +107,12 @@ def moderators_group():
 
     from django.contrib.auth.models import Group, Permission
 
-    migration = importlib.import_module("forum.migrations.0003_moderators_group")
+    migration = importlib.import_module("forum.migrations.0002_moderators_group")
     group, created = Group.objects.get_or_create(name="Moderators")
     if created:
         group.permissions.set(
-            Permission.objects.filter(
-                content_type__app_label="forum", codename__in=migration.MODERATOR_PERMISSIONS
-            )
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            for app_label, codename in migration.MODERATOR_PERMISSIONS
         )
     return group
 

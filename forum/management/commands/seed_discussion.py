@@ -5,8 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from essays.models import Section
-from forum.models import Comment, User, Vote, discussion_changed, path_segment
+from forum.models import Comment, Vote, discussion_changed, path_segment
 
 PHRASES = [
     "open weights",

@@ -1,0 +1,51 @@
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, resolve_url
+from django.urls import reverse
+from django.utils.http import urlencode
+
+
+class ForumAdminSite(admin.AdminSite):
+    """The admin has no sign-in form of its own: people sign in through allauth, with
+    its rate limits and second factor, and then come back here."""
+
+    site_header = f"{settings.SITE_NAME} administration"
+    site_title = settings.SITE_NAME
+    index_title = "Moderation and content"
+
+    def has_permission(self, request):
+        # Active staff, in a session that passed the second factor where that is
+        # required (accounts.middleware): the same rule as staff powers on the site.
+        return request.user.is_authenticated and request.user.has_staff_powers
+
+    def index(self, request, extra_context=None):
+        from forum.models import needs_review
+
+        extra_context = extra_context or {}
+        if request.user.has_perm("forum.view_reviewitem"):
+            extra_context["review_count"] = needs_review().count()
+        return super().index(request, extra_context)
+
+    def login(self, request, extra_context=None):
+        index = reverse("admin:index", current_app=self.name)
+        user = request.user
+        if not user.is_authenticated:
+            next_url = request.GET.get(REDIRECT_FIELD_NAME) or index
+            login_url = resolve_url(settings.LOGIN_URL)
+            return redirect(f"{login_url}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")
+        if user.has_staff_powers:
+            return redirect(index)
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied("This account cannot use the admin.")
+        if is_mfa_enabled(user):
+            messages.info(request, "Confirm your second factor to use the admin.")
+            return redirect(f"{reverse('mfa_reauthenticate')}?{urlencode({'next': index})}")
+        messages.warning(request, "Set up two-factor authentication before you use the admin.")
+        return redirect("mfa_index")
+
+    def password_change(self, request, extra_context=None):
+        # allauth's page: it checks the old password, rate-limits and sends a notice.
+        return redirect("account_change_password")

@@ -1,0 +1,132 @@
+"""Configuration comes from the environment; bad values stop start-up, naming the variable."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "HTTPS": "false",
+}
+
+
+def start(extra_env, *command):
+    """Start Django in a fresh process with exactly this environment."""
+    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env.update(extra_env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *(command or ["check"])],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def example_env():
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_a_valid_configuration_starts():
+    result = start(GOOD)
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("HTTPS", "sometimes"),
+        ("DATABASE_URL", "mysql://root@localhost/forum"),
+        ("DATABASE_URL", "not a url"),
+        ("CACHE_URL", "nosuchcache://x"),
+        ("EMAIL_URL", "pigeon://coop"),
+        ("DATABASE_POOL_MAX_SIZE", "lots"),
+        ("SECURE_HSTS_SECONDS", "-5"),
+        ("CSRF_TRUSTED_ORIGINS", "forum.example.org"),
+        ("ADMIN_URL", "/"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_a_bad_value_stops_start_up_with_a_message_naming_the_variable(name, value):
+    result = start({**GOOD, name: value})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr.splitlines()[-1]
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key():
+    result = start({"DEBUG": "false"})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["short", "django-insecure-" + "x" * 60])
+def test_production_mode_refuses_a_weak_secret_key(key):
+    result = start({"DEBUG": "false", "SECRET_KEY": key})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_development_mode_starts_with_no_configuration_at_all():
+    result = start({"DEBUG": "true"})
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_env_example_passes_the_deployment_checklist_without_warnings():
+    env = example_env()
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)  # as the example's comment says to
+
+    result = start(env, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_deployment_checklist_warns_when_mail_would_link_to_localhost():
+    env = example_env() | {"SECRET_KEY": secrets.token_urlsafe(50)}
+    del env["SITE_URL"]
+    env["ALLOWED_HOSTS"] = "localhost"
+
+    result = start(env, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode != 0
+    assert "forum.W001" in result.stderr + result.stdout
+    assert "SITE_URL is 'https://localhost'" in result.stderr + result.stdout
+
+
+def test_social_sign_in_needs_both_id_and_secret():
+    result = start({**GOOD, "GITHUB_CLIENT_ID": "abc"})
+
+    assert result.returncode != 0
+    assert "GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together" in result.stderr
+
+
+def test_every_variable_the_settings_read_is_documented_in_the_env_example():
+    settings_source = (ROOT / "config" / "settings.py").read_text()
+    example = (ROOT / ".env.example").read_text()
+    import re
+
+    read = set(re.findall(r'env_(?:str|bool|int|list|url)\(\s*"([A-Z0-9_]+)"', settings_source))
+    read |= {f"{p}_CLIENT_{part}" for p in ("GITHUB", "GOOGLE") for part in ("ID", "SECRET")}
+    undocumented = {name for name in read if f"{name}=" not in example}
+
+    assert read, "the pattern found no variables"
+    assert undocumented == set()
