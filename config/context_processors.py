@@ -6,7 +6,6 @@ def site(request):
     """The site's name, whether social sign-in is configured, whether the viewer may
     write and their unread notifications (the last two worked out only if asked)."""
     from forum.models import Notification
-    from forum.threads import viewer_can_write
 
     def unread():
         if not request.user.is_authenticated:
@@ -18,7 +17,9 @@ def site(request):
     return {
         "site_name": settings.SITE_NAME,
         "social_sign_in_enabled": bool(settings.SOCIALACCOUNT_PROVIDERS),
-        "can_write": SimpleLazyObject(lambda: viewer_can_write(request.user)),
+        "can_write": SimpleLazyObject(
+            lambda: request.user.is_authenticated and request.user.can_write()
+        ),
         # The number on the bell, counted only where a page shows it.
         "unread_notifications": SimpleLazyObject(unread),
     }

@@ -5,14 +5,7 @@ from django.urls import include, path, register_converter
 from accounts import views as account_views
 from forum import comment_views, notification_views, views
 from forum.feeds import EssayCommentsFeed, SectionCommentsFeed
-
-
-class IdConverter:
-    """A database id: digits, short enough for a 64-bit integer (no overflow errors)."""
-
-    regex = "[0-9]{1,18}"
-    to_python = int
-    to_url = str
+from forum.ids import IdConverter
 
 
 class UsernameConverter:

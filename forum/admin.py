@@ -1,11 +1,16 @@
-"""Moderation in the Django admin: comments, the review queue, reports, bans, the
-policy, closing discussions, and a record of every act that nobody can edit."""
+"""Moderation in the Django admin: comments, the review queue, reports, suspensions, the
+policy, closing discussions, and a record of every act that nobody can edit.
+
+The admin holds no rule of its own: every action calls a model method (which checks
+what applies, changes the state and writes the moderation record) and reports what
+happened in words.
+"""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
@@ -22,11 +27,13 @@ from forum.models import (
     Report,
     ReviewItem,
     SectionDiscussion,
-    discussion_changed,
     needs_review,
 )
 
-Action = ModerationLog.Action
+
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """ "1 comment", "3 comments"."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 
 admin.site.unregister(User)
@@ -38,19 +45,20 @@ class MemberAdmin(UserAdmin):
 
     actions = ["remove_all_comments"]
 
-    @admin.action(description="Remove all comments of the selected users (spam clean-up)")
+    @admin.action(description="Remove all comments of the selected members (spam clean-up)")
     def remove_all_comments(self, request, queryset):
-        removed = remove_comments_of(request.user, queryset, "spam clean-up")
-        messages.success(request, f"Removed {removed} comments.")
-
-
-def remove_comments_of(moderator, users, reason) -> int:
-    removed = 0
-    for comment in Comment.objects.filter(author__in=users).exclude(
-        status__in=[Comment.Status.REMOVED, Comment.Status.SPAM, Comment.Status.DELETED]
-    ):
-        removed += comment.moderate(moderator, "remove", reason)
-    return removed
+        removed = Comment.objects.filter(author__in=queryset).remove_all(
+            by=request.user, reason="spam clean-up"
+        )
+        self.message_user(request, f"Removed {counted(removed, 'comment')}.", messages.SUCCESS)
+        spared = [user for user in queryset if not user.can_be_suspended_by(request.user)]
+        if spared:
+            names = ", ".join(user.username for user in spared)
+            self.message_user(
+                request,
+                f"Left alone: {names}. Only an administrator can act on staff.",
+                messages.WARNING,
+            )
 
 
 # --- Comments -----------------------------------------------------------------------------
@@ -97,11 +105,21 @@ class RevisionInline(admin.TabularInline):
 class ReasonForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
         help_text="Recorded, and shown to the author if the policy says so.",
     )
-    ban_until = forms.DateTimeField(
-        required=False, help_text="For a ban: empty means until lifted. Format: 2026-12-31 18:00."
+
+
+class SuspensionForm(ReasonForm):
+    until = forms.DateTimeField(
+        label="Suspended until",
+        required=False,
+        help_text="Empty means until lifted. Format: 2026-12-31 18:00.",
     )
+
+
+# What each moderation action is called in messages: "3 comments approved".
+DONE = {"approve": "approved", "remove": "removed", "spam": "marked as spam", "restore": "restored"}
 
 
 @admin.register(Comment)
@@ -180,9 +198,9 @@ class CommentAdmin(admin.ModelAdmin):
             )
         parts.append(
             format_html(
-                '<p><a href="{}">Open on the site</a> · {} direct replies</p>',
+                '<p><a href="{}">Open on the site</a> · {}</p>',
                 comment.get_absolute_url(),
-                comment.reply_count,
+                counted(comment.reply_count, "direct reply", "direct replies"),
             )
         )
         if replies:
@@ -196,13 +214,17 @@ class CommentAdmin(admin.ModelAdmin):
 
     def _moderate(self, request, queryset, action, reason=""):
         done = sum(comment.moderate(request.user, action, reason) for comment in queryset)
-        skipped = queryset.count() - done
-        note = f" ({skipped} skipped: the action does not apply to them)" if skipped else ""
-        self.message_user(request, f"{done} comments: {action} done{note}.", messages.SUCCESS)
+        skipped = len(queryset) - done
+        note = f" {counted(skipped, 'was', 'were')} left as they were: the action does not apply."
+        self.message_user(
+            request,
+            f"{counted(done, 'comment')} {DONE[action]}." + (note if skipped else ""),
+            messages.SUCCESS if done else messages.WARNING,
+        )
 
-    def _with_reason(self, request, queryset, title, apply):
+    def _with_reason(self, request, queryset, title, form_class, apply):
         """Ask for a reason on an intermediate page, then apply."""
-        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        form = form_class(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             apply(form.cleaned_data)
             return None
@@ -227,6 +249,7 @@ class CommentAdmin(admin.ModelAdmin):
             request,
             queryset,
             "Remove comments",
+            ReasonForm,
             lambda data: self._moderate(request, queryset, "remove", data["reason"]),
         )
 
@@ -238,26 +261,40 @@ class CommentAdmin(admin.ModelAdmin):
     def restore(self, request, queryset):
         self._moderate(request, queryset, "restore")
 
-    @admin.action(description="Remove and ban the authors", permissions=["change"])
+    @admin.action(description="Remove and suspend the authors", permissions=["change"])
     def remove_and_ban(self, request, queryset):
         def apply(data):
             self._moderate(request, queryset, "remove", data["reason"])
             authors = User.objects.filter(comments__in=queryset).distinct()
+            suspended = []
             for author in authors:
-                ban_user(request.user, author, data["reason"], data["ban_until"])
-            self.message_user(request, f"Banned {len(authors)} authors.", messages.SUCCESS)
+                try:
+                    Ban.objects.impose(
+                        author, by=request.user, reason=data["reason"], until=data["until"]
+                    )
+                except PermissionDenied as refusal:
+                    self.message_user(request, f"{author}: {refusal}", messages.WARNING)
+                else:
+                    suspended.append(author)
+            self.message_user(
+                request, f"Suspended {counted(len(suspended), 'author')}.", messages.SUCCESS
+            )
 
-        return self._with_reason(request, queryset, "Remove comments and ban their authors", apply)
+        return self._with_reason(
+            request, queryset, "Remove comments and suspend their authors", SuspensionForm, apply
+        )
 
     @admin.action(description="Pin to the top of the discussion", permissions=["change"])
     def pin(self, request, queryset):
         for comment in queryset:
             comment.set_pinned(request.user, True)
+        self.message_user(request, f"{counted(len(queryset), 'comment')} pinned.")
 
     @admin.action(description="Unpin", permissions=["change"])
     def unpin(self, request, queryset):
         for comment in queryset:
             comment.set_pinned(request.user, False)
+        self.message_user(request, f"{counted(len(queryset), 'comment')} unpinned.")
 
 
 @admin.register(ReviewItem)
@@ -272,13 +309,7 @@ class ReviewQueueAdmin(CommentAdmin):
         return super().get_queryset(request).filter(pk__in=needs_review().values("pk"))
 
 
-# --- Bans ---------------------------------------------------------------------------------
-
-
-def ban_user(moderator, user, reason, until=None) -> Ban:
-    ban = Ban.objects.create(user=user, reason=reason, until=until, created_by=moderator)
-    ModerationLog.record(moderator, Action.BAN, user=user, reason=reason)
-    return ban
+# --- Suspensions ----------------------------------------------------------------------------
 
 
 class BanForm(forms.ModelForm):
@@ -289,10 +320,14 @@ class BanForm(forms.ModelForm):
         fields = ["reason", "until"]
 
     def clean_username(self):
-        try:
-            return User.objects.get(username=self.cleaned_data["username"])
-        except User.DoesNotExist:
-            raise forms.ValidationError("There is no member with that username.") from None
+        user = User.objects.filter(username=self.cleaned_data["username"]).first()
+        if user is None:
+            raise forms.ValidationError("There is no member with that username.")
+        if not user.can_be_suspended_by(self.moderator):
+            raise forms.ValidationError(
+                "Only an administrator can suspend staff, and nobody can suspend themselves."
+            )
+        return user
 
 
 @admin.register(Ban)
@@ -302,43 +337,53 @@ class BanAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "reason"]
     actions = ["lift", "remove_all_comments"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_in_force()
+
     def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            return BanForm
-        return super().get_form(request, obj, **kwargs)
+        if obj is not None:
+            return super().get_form(request, obj, **kwargs)
+        return type("BanForm", (BanForm,), {"moderator": request.user})
 
     def get_readonly_fields(self, request, obj=None):
         return ["user", "created_by", "created_at", "lifted_at", "lifted_by"] if obj else []
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.user, obj.created_by = form.cleaned_data["username"], request.user
-        super().save_model(request, obj, form, change)
-        if not change:
-            ModerationLog.record(request.user, Action.BAN, user=obj.user, reason=obj.reason)
+        if change:
+            return super().save_model(request, obj, form, change)
+        ban = Ban.objects.impose(
+            form.cleaned_data["username"], by=request.user, reason=obj.reason, until=obj.until
+        )
+        obj.pk, obj.user, obj.created_by, obj.created_at = (
+            ban.pk,
+            ban.user,
+            ban.created_by,
+            ban.created_at,
+        )
+        return None
 
     def has_delete_permission(self, request, obj=None):
-        return False  # lift a ban instead: the record stays
+        return False  # lift a suspension instead: the record stays
 
-    @admin.display(boolean=True, description="in force")
+    @admin.display(boolean=True, description="in force", ordering="is_in_force")
     def in_force(self, ban):
-        return ban.lifted_at is None and (ban.until is None or ban.until > timezone.now())
+        return ban.is_in_force
 
     @admin.action(
-        description="Remove all comments of the banned members (spam clean-up)",
+        description="Remove all comments of the suspended members (spam clean-up)",
         permissions=["change"],
     )
     def remove_all_comments(self, request, queryset):
         users = User.objects.filter(bans__in=queryset).distinct()
-        removed = remove_comments_of(request.user, users, "spam clean-up")
-        messages.success(request, f"Removed {removed} comments.")
+        removed = Comment.objects.filter(author__in=users).remove_all(
+            by=request.user, reason="spam clean-up"
+        )
+        self.message_user(request, f"Removed {counted(removed, 'comment')}.", messages.SUCCESS)
 
-    @admin.action(description="Lift the selected bans (unban)", permissions=["change"])
+    @admin.action(description="Lift the selected suspensions", permissions=["change"])
     def lift(self, request, queryset):
-        for ban in queryset.filter(lifted_at__isnull=True):
-            ban.lifted_at, ban.lifted_by = timezone.now(), request.user
-            ban.save(update_fields=["lifted_at", "lifted_by"])
-            ModerationLog.record(request.user, Action.UNBAN, user=ban.user)
+        lifted = sum(ban.lift(by=request.user) for ban in queryset)
+        self.message_user(request, f"Lifted {counted(lifted, 'suspension')}.", messages.SUCCESS)
 
 
 # --- Reports, policy, record, discussions ------------------------------------------------
@@ -368,10 +413,9 @@ class ReportAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resolve (keep the comment as it is)", permissions=["change"])
     def resolve(self, request, queryset):
-        for report in queryset.filter(resolved_at__isnull=True).select_related("comment"):
-            report.resolved_at, report.resolved_by = timezone.now(), request.user
-            report.save(update_fields=["resolved_at", "resolved_by"])
-            ModerationLog.record(request.user, Action.RESOLVE_REPORTS, comment=report.comment)
+        comments = Comment.objects.filter(pk__in=queryset.values("comment"))
+        resolved = sum(comment.resolve_reports(request.user) for comment in comments)
+        self.message_user(request, f"Resolved {counted(resolved, 'report')}.", messages.SUCCESS)
 
 
 @admin.register(ModerationPolicy)
@@ -388,10 +432,7 @@ class ModerationPolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        changed = ", ".join(form.changed_data) or "nothing"
-        ModerationLog.record(
-            request.user, Action.POLICY, target="moderation policy", reason=f"changed: {changed}"
-        )
+        obj.record_change(request.user, form.changed_data)
 
 
 @admin.register(ModerationLog)
@@ -423,12 +464,9 @@ class DiscussionAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if "discussion_closed" in form.changed_data:
-            action = Action.CLOSE if obj.discussion_closed else Action.OPEN
-            ModerationLog.record(request.user, action, target=str(obj))
-            for section_id in self.sections_of(obj):
-                discussion_changed(section_id)
+        # The form has already set the new value on obj: ask the stored one to change.
+        stored = type(obj).objects.get(pk=obj.pk)
+        stored.set_closed(request.user, form.cleaned_data["discussion_closed"])
 
 
 @admin.register(SectionDiscussion)
@@ -437,16 +475,10 @@ class SectionDiscussionAdmin(DiscussionAdmin):
     list_select_related = ["essay"]
     list_filter = ["essay", "discussion_closed"]
 
-    def sections_of(self, section):
-        return [section.pk]
-
 
 @admin.register(EssayDiscussion)
 class EssayDiscussionAdmin(DiscussionAdmin):
     list_display = ["title", "discussion_closed"]
-
-    def sections_of(self, essay):
-        return list(essay.sections.values_list("pk", flat=True))
 
 
 @admin.register(Notification)

@@ -1,7 +1,9 @@
-"""Writing in a discussion: post, reply, preview, edit, delete, vote; and comment pages.
+"""Writing in a discussion: post, reply, preview, edit, delete, vote, report; and comment
+pages.
 
 Every action works as a plain form with a redirect; with JavaScript, htmx sends the same
-forms and the same views answer with just the changed fragment.
+forms and the same views answer with just the changed fragment. Who may do what is
+asked of `Participation` (through the form, or `Comment.refusal`), never decided here.
 """
 
 import re
@@ -11,41 +13,38 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from essays.models import Essay
-from forum.forms import CommentForm, EditCommentForm, ReportForm
-from forum.models import Comment, Report, Subscription, Vote
+from forum import threads
+from forum.forms import CommentForm, ReportForm
+from forum.models import Act, Comment, Participation, Refused, Report, Vote
 from forum.rendering import CommentRenderer
-from forum.threads import Node, subthread
 from forum.views import visible_section
 
 
 def get_comment(request, comment_id) -> Comment:
     """A comment the viewer may see, on an essay the viewer may read; else 404."""
     return get_object_or_404(
-        Comment.objects.visible_to(request.user)
-        .filter(section__essay__in=Essay.objects.visible_to(request.user))
-        .select_related("section__essay", "author"),
+        Comment.objects.visible_to(request.user).select_related("section__essay", "author"),
         pk=comment_id,
     )
 
 
-def require_writer(request):
-    """Refuse, with the reason, anyone who may not write (unverified, suspended)."""
-    if not request.user.is_authenticated:
-        raise PermissionDenied("Please sign in to take part.")
-    if refusal := request.user.write_refusal():
+def allow(request, act: str, comment: Comment) -> None:
+    """Refuse (403, with the reason) what the rules do not allow this viewer."""
+    if refusal := comment.refusal(act, request.user):
         raise PermissionDenied(refusal)
 
 
-def comment_node(request, comment) -> Node:
-    mine = comment.author_id == request.user.pk
-    return Node(comment=comment, can_edit=comment.can_edit(request.user), can_vote=not mine)
+def take_part(request, section) -> None:
+    """Refuse (403, with the reason) those who may not take part at all: unverified,
+    suspended. (What they write is the form's business: errors there are a 422.)"""
+    if refusal := Participation(request.user, section).refusal:
+        raise PermissionDenied(refusal)
 
 
 def compose_page(request, section, form, *, preview=None, status=200):
@@ -61,12 +60,33 @@ def compose_page(request, section, form, *, preview=None, status=200):
 
 
 def refused(request, section, form):
-    """The form again, with its errors: in place with htmx, on its own page without."""
-    if request.htmx:
+    """The form again, with its errors: in place with htmx, on its own page without.
+    A posting limit is a 429 with Retry-After, as HTTP clients and htmx expect."""
+    status = 429 if form.retry_after else 422
+    if form.is_edit and request.htmx:
+        # Wrapped in the comment's body again, which the form's own target replaces.
+        context = {"form": form, "comment": form.comment, "section": section, "wrap": True}
+        response = render(request, "forum/edit_form.html", context, status=status)
+    elif request.htmx:
         context = {"form": form, "section": section}
-        response = render(request, "forum/comment_form.html", context, status=422)
-        return reswap(retarget(response, "this"), "outerHTML")
-    return compose_page(request, section, form, status=422)
+        response = render(request, "forum/comment_form.html", context, status=status)
+        response = reswap(retarget(response, "this"), "outerHTML")
+    elif form.is_edit:
+        context = {"form": form, "comment": form.comment, "section": section, "wrap": True}
+        response = render(request, "forum/edit.html", context, status=status)
+    else:
+        response = compose_page(request, section, form, status=status)
+    if form.retry_after:
+        response["Retry-After"] = str(form.retry_after)
+    return response
+
+
+def fragment(request, comment, part: str) -> HttpResponse:
+    """One part of a comment as the page shows it to this viewer, for htmx."""
+    node = threads.single(comment, request.user)
+    if node is None:
+        return render(request, "forum/deleted.html")
+    return HttpResponse(getattr(CommentRenderer(request, comment.section), part)(node))
 
 
 @login_required
@@ -74,18 +94,13 @@ def refused(request, section, form):
 def post_comment(request, essay_slug, section_slug):
     """Publish a comment or a reply."""
     section = visible_section(request, essay_slug, section_slug)
-    require_writer(request)
+    take_part(request, section)
     form = CommentForm(request.POST, section=section, user=request.user)
-    if not form.is_valid():
+    if not form.is_valid() or (saved := form.save()) is None:
         return refused(request, section, form)
-    try:
-        comment, _ = form.save()
-    except Comment.DoesNotExist:
-        form.add_error(None, "The comment you replied to was deleted a moment ago.")
-        return refused(request, section, form)
+    comment, _ = saved
     if request.htmx:
-        node = comment_node(request, comment)
-        node.following = Subscription.objects.filter(user=request.user, thread=comment).exists()
+        node = threads.single(comment, request.user)
         context = {
             "comment_html": CommentRenderer(request, section).comment(node),
             "reply": comment.parent_id is not None,
@@ -105,28 +120,26 @@ def post_comment(request, essay_slug, section_slug):
 def preview_comment(request, essay_slug, section_slug):
     """Show how a comment will look, rendered by the same code as the real post."""
     section = visible_section(request, essay_slug, section_slug)
-    require_writer(request)
+    take_part(request, section)
     form = CommentForm(request.POST, section=section, user=request.user)
-    preview = None
-    if form.is_valid():
-        preview = Comment(body=form.cleaned_data["body"], section=section, author=request.user)
-        preview.render()
-        if form.passage:
-            preview.quote_text = form.passage.text
-            preview.quote_before, preview.quote_after = form.passage.before, form.passage.after
+    preview = form.draft() if form.is_valid() else None
+    status = 429 if form.retry_after else 200
     if request.htmx:
-        return render(
-            request, "forum/preview.html", {"form": form, "preview": preview, "section": section}
-        )
-    return compose_page(request, section, form, preview=preview)
+        context = {"form": form, "preview": preview, "section": section}
+        response = render(request, "forum/preview.html", context, status=status)
+    else:
+        response = compose_page(request, section, form, preview=preview, status=status)
+    if form.retry_after:
+        response["Retry-After"] = str(form.retry_after)
+    return response
 
 
 @login_required
 def reply(request, comment_id):
     """The form for answering a comment."""
     parent = get_comment(request, comment_id)
+    allow(request, Act.REPLY, parent)
     section = parent.section
-    require_writer(request)
     form = CommentForm(initial={"parent": parent.pk}, section=section, user=request.user)
     form.parent_comment = parent
     if request.htmx:
@@ -139,24 +152,23 @@ def reply(request, comment_id):
 def edit_comment(request, comment_id):
     """Change one's own comment; the earlier text is kept."""
     comment = get_comment(request, comment_id)
-    if not comment.can_edit(request.user):
-        raise PermissionDenied("You can only edit your own comments.")
-    if not comment.section.is_open_for_discussion:
-        raise PermissionDenied("The discussion of this section is closed.")
-    form = EditCommentForm(
-        request.POST or None, initial={"body": comment.body}, auto_id=f"edit{comment.pk}_%s"
-    )
-    if request.method == "POST" and form.is_valid():
-        comment.edit(form.cleaned_data["body"])
+    allow(request, Act.EDIT, comment)
+    section = comment.section
+    form = CommentForm(request.POST or None, section=section, user=request.user, comment=comment)
+    if request.method == "POST":
+        if not form.is_valid() or form.save() is None:
+            return refused(request, section, form)
         if request.htmx:
-            node = comment_node(request, comment)
-            return HttpResponse(CommentRenderer(request, comment.section).body(node))
-        messages.success(request, "Your comment is updated.")
+            return fragment(request, comment, "body")
+        if comment.status == Comment.Status.PENDING:
+            messages.info(request, "Your comment is updated; it will appear once a moderator "
+                          "approves it.")  # fmt: skip
+        else:
+            messages.success(request, "Your comment is updated.")
         return redirect(comment)
-    status = 422 if form.is_bound else 200
     template = "forum/edit_form.html" if request.htmx else "forum/edit.html"
-    context = {"form": form, "comment": comment, "section": comment.section, "wrap": form.is_bound}
-    return render(request, template, context, status=status)
+    context = {"form": form, "comment": comment, "section": section, "wrap": False}
+    return render(request, template, context)
 
 
 @login_required
@@ -164,17 +176,16 @@ def edit_comment(request, comment_id):
 def delete_comment(request, comment_id):
     """Delete one's own comment (a placeholder stays if others replied)."""
     comment = get_comment(request, comment_id)
-    if not comment.can_edit(request.user):
-        raise PermissionDenied("You can only delete your own comments.")
+    allow(request, Act.DELETE, comment)
     if request.method == "GET":
         return render(request, "forum/delete.html", {"comment": comment})
     section_url = comment.section.get_absolute_url()
-    comment.delete_by_author()
+    try:
+        comment.delete_by_author(by=request.user)
+    except Refused as refusal:
+        raise PermissionDenied(str(refusal)) from None
     if request.htmx:
-        if comment.is_deleted:
-            node = comment_node(request, comment)
-            return HttpResponse(CommentRenderer(request, comment.section).body(node))
-        return render(request, "forum/deleted.html")
+        return fragment(request, comment, "body")
     messages.success(request, "Your comment is deleted.")
     if comment.is_deleted:
         return redirect(comment)
@@ -185,35 +196,25 @@ def delete_comment(request, comment_id):
 @require_POST
 def vote(request, comment_id):
     """Upvote a comment (one vote per person, never on one's own)."""
-    return _vote(request, comment_id, cast=True)
+    return _vote(request, comment_id, Vote.objects.cast)
 
 
 @login_required
 @require_POST
 def unvote(request, comment_id):
     """Withdraw an upvote."""
-    return _vote(request, comment_id, cast=False)
+    return _vote(request, comment_id, Vote.objects.withdraw)
 
 
-def _vote(request, comment_id, *, cast: bool):
+def _vote(request, comment_id, change):
     comment = get_comment(request, comment_id)
-    require_writer(request)
-    if not comment.can_vote(request.user):
-        raise PermissionDenied("You cannot vote on your own or a deleted comment.")
-    if not comment.section.is_open_for_discussion:
-        raise PermissionDenied("The discussion of this section is closed.")
+    allow(request, Act.VOTE, comment)
     try:
-        if cast:
-            Vote.objects.cast(request.user, comment)
-        else:
-            Vote.objects.withdraw(request.user, comment)
-    except Comment.DoesNotExist:
-        raise Http404("That comment was deleted a moment ago.") from None
+        change(request.user, comment)
+    except Refused as refusal:
+        raise PermissionDenied(str(refusal)) from None
     if request.htmx:
-        comment.refresh_from_db(fields=["score"])
-        node = comment_node(request, comment)
-        node.voted = cast
-        return HttpResponse(CommentRenderer(request, comment.section).vote(node))
+        return fragment(request, comment, "vote")
     return redirect(comment)
 
 
@@ -243,7 +244,7 @@ def thread(request, comment_id):
     after = request.GET.get("after", "")
     if not re.fullmatch(r"(?:[0-9a-z]{7}){1,1000}", after):
         after = ""  # not a path: start at the beginning
-    nodes = subthread(comment, request.user, after=after)
+    nodes = threads.subthread(comment, request.user, after=after)
     ancestors = list(
         Comment.objects.visible_to(request.user)
         .filter(pk__in=comment.ancestor_ids())
@@ -267,15 +268,16 @@ def report_comment(request, comment_id):
     """Tell the moderators about a comment. Each person reports a comment once; the
     author never learns who reported it."""
     comment = get_comment(request, comment_id)
-    require_writer(request)
-    if comment.author_id == request.user.pk or comment.status != Comment.Status.PUBLISHED:
-        raise PermissionDenied("You can only report other people's published comments.")
+    allow(request, Act.REPORT, comment)
     if comment.reports.filter(reporter=request.user).exists():
         messages.info(request, "You have already reported this comment; thank you.")
         return redirect(comment)
     form = ReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        Report.file(comment, request.user, form.cleaned_data["reason"], form.cleaned_data["note"])
+        try:
+            Report.file(comment, request.user, **form.cleaned_data)
+        except Refused as refusal:
+            raise PermissionDenied(str(refusal)) from None
         messages.success(request, "Thank you. The moderators will look at this comment.")
         return redirect(comment)
     status = 422 if form.is_bound else 200

@@ -16,7 +16,6 @@ def public_comments():
     return (
         Comment.objects.visible_to(AnonymousUser())
         .published()
-        .filter(section__essay__is_published=True)
         .select_related("author", "section__essay")
         .order_by("-created_at", "-pk")
     )

@@ -3,9 +3,11 @@ import uuid
 
 from django import forms
 from django.conf import settings
+from django.db import transaction
 
-from essays.markup import render_user_text
-from forum.models import Comment, ModerationPolicy, Report
+from accounts.models import User
+from forum.ids import IdField, parse_id
+from forum.models import Act, Comment, ModerationPolicy, Participation, Refused, Report
 
 # Control characters other than tab, newline and carriage return have no place in text.
 _control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -36,9 +38,11 @@ def comment_body_field():
 
 
 class CommentForm(forms.Form):
-    """A new comment or reply. The rules for what may be posted live here."""
+    """A new comment, a reply, or an edit of one's own comment: the one place that
+    decides what may be written. An edit meets the same rules as a post: who may, the
+    text, the posting and link limits, and what is held for review."""
 
-    parent = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
+    parent = IdField(required=False)
     quote = forms.CharField(
         label="Quote from the section (optional)",
         required=False,
@@ -49,26 +53,40 @@ class CommentForm(forms.Form):
     quote_anchor = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     token = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, section, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        # A reply form sits on a page next to other forms: its own ids keep labels right.
-        parent = (self.data if self.is_bound else self.initial).get("parent")
-        # Which comment this form answers, as sent: it stays a reply form even when
-        # that comment turns out to be gone.
-        self.reply_to = int(parent) if parent and str(parent).isdigit() else None
-        if self.reply_to:
-            self.auto_id = f"reply{parent}_%s"
-        self.section = section
-        self.user = user
+    def __init__(self, data=None, *, section, user, comment=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.section, self.user, self.comment = section, user, comment
+        self.participation = Participation(user, section)
         self.fields["body"] = comment_body_field()
-        self.order_fields(["quote", "body"])
-        self.initial.setdefault("token", uuid.uuid4())
         self.passage = None
         self.parent_comment = None
+        # Seconds after which a refused write may succeed (a posting limit), for a 429.
+        self.retry_after = None
+        if comment is not None:  # an edit: the text only
+            for name in ("parent", "quote", "quote_anchor", "token"):
+                del self.fields[name]
+            self.initial.setdefault("body", comment.body)
+            self.auto_id = f"edit{comment.pk}_%s"
+            self.reply_to = None
+            return
+        # Which comment this form answers, as sent: it stays a reply form even when
+        # that comment turns out to be gone. Its own ids keep labels right on a page
+        # with other forms.
+        self.reply_to = parse_id((self.data if self.is_bound else self.initial).get("parent"))
+        if self.reply_to:
+            self.auto_id = f"reply{self.reply_to}_%s"
+        self.order_fields(["quote", "body"])
+        self.initial.setdefault("token", uuid.uuid4())
+
+    @property
+    def is_edit(self) -> bool:
+        return self.comment is not None
 
     def clean_body(self):
         body = clean_text(self.cleaned_data["body"])
         if not body:
+            if self.is_edit:
+                raise forms.ValidationError("A comment cannot be empty; delete it instead.")
             raise forms.ValidationError("Please write something first.")
         return body
 
@@ -79,26 +97,33 @@ class CommentForm(forms.Form):
         parent_id = self.cleaned_data["parent"]
         if parent_id is None:
             return None
-        parent = Comment.objects.visible_to(self.user).filter(pk=parent_id).first()
+        parent = (
+            Comment.objects.visible_to(self.user)
+            .filter(pk=parent_id)
+            .select_related("author", "section__essay")
+            .first()
+        )
         if parent is None:
             raise forms.ValidationError(
                 "The comment you are replying to does not exist or is no longer visible."
             )
         if parent.section_id != self.section.pk:
             raise forms.ValidationError("You can only reply to a comment on the same section.")
+        if (refusal := self.participation.to(Act.REPLY, parent)) and not self.participation.refusal:
+            raise forms.ValidationError(refusal)
         self.parent_comment = parent
         return parent_id
 
     def clean(self):
         cleaned = super().clean()
-        if refusal := self.user.write_refusal():
+        if self.is_edit:
+            refusal = self.participation.to(Act.EDIT, self.comment)
+        else:
+            refusal = self.participation.to_post()
+        if refusal:
             raise forms.ValidationError(refusal)
-        if not self.section.is_open_for_discussion:
-            raise forms.ValidationError("The discussion of this section is closed.")
-        body = cleaned.get("body")
-        policy = ModerationPolicy.current()
-        if body and (refusal := policy.refusal(self.user, render_user_text(body))):
-            raise forms.ValidationError(refusal)
+        if cleaned.get("body"):
+            self._check(lambda: ModerationPolicy.current().check_limits(self.user, self.draft()))
         quote = cleaned.get("quote")
         if quote:
             self.passage = self.section.find_passage(quote, cleaned.get("quote_anchor", ""))
@@ -108,27 +133,62 @@ class CommentForm(forms.Form):
                 )
         return cleaned
 
-    def save(self):
+    def draft(self) -> Comment:
+        """The comment as it would look once written (unsaved): for limits and preview."""
+        draft = Comment(
+            pk=self.comment.pk if self.is_edit else None,
+            body=self.cleaned_data["body"],
+            section=self.section,
+            author=self.user,
+            status=self.comment.status if self.is_edit else Comment.Status.PUBLISHED,
+        )
+        draft.render()
+        if self.is_edit:
+            draft.quote_text, draft.quote_anchor = (
+                self.comment.quote_text,
+                self.comment.quote_anchor,
+            )
+            draft.quote_before, draft.quote_after = (
+                self.comment.quote_before,
+                self.comment.quote_after,
+            )
+        elif self.passage:
+            draft.quote_text, draft.quote_anchor = self.passage.text, self.passage.anchor
+            draft.quote_before, draft.quote_after = self.passage.before, self.passage.after
+        return draft
+
+    def _check(self, write):
+        """Run a write the rules may refuse; a refusal becomes the form's error."""
+        try:
+            return write()
+        except Refused as refusal:
+            self.retry_after = refusal.retry_after
+            self.add_error(None, str(refusal))
+            return None
+
+    def save(self) -> tuple[Comment, bool] | None:
+        """Write it; None (with the form's error) if the rules refuse at that moment."""
+        return self._check(self._write)
+
+    @transaction.atomic
+    def _write(self) -> tuple[Comment, bool]:
+        # One author's writes are counted one at a time, so that simultaneous posts
+        # cannot all slip under a limit (on SQLite, writers queue anyway).
+        User.objects.select_for_update().filter(pk=self.user.pk).first()
+        token = self.cleaned_data.get("token")
+        if not (token and Comment.objects.filter(author=self.user, submission_token=token)):
+            ModerationPolicy.current().check_limits(self.user, self.draft())
+        if self.is_edit:
+            self.comment.edit(self.cleaned_data["body"], by=self.user)
+            return self.comment, False
         return Comment.objects.post(
             section=self.section,
             author=self.user,
             body=self.cleaned_data["body"],
             parent=self.parent_comment,
             passage=self.passage,
-            token=self.cleaned_data.get("token"),
+            token=token,
         )
-
-
-class EditCommentForm(forms.Form):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["body"] = comment_body_field()
-
-    def clean_body(self):
-        body = clean_text(self.cleaned_data["body"])
-        if not body:
-            raise forms.ValidationError("A comment cannot be empty; delete it instead.")
-        return body
 
 
 class ReportForm(forms.Form):

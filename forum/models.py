@@ -1,4 +1,6 @@
+import math
 import time
+from functools import cached_property
 
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.cache import cache
@@ -6,6 +8,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from accounts.models import Ban, User
 from essays.markup import render_user_text
@@ -28,7 +31,8 @@ def path_segment(pk: int) -> str:
 
 def discussion_changed(section_id: int) -> None:
     """Invalidate every cached view of a section's discussion, once the change is
-    committed (so no reader caches the state from before it)."""
+    committed (so no reader caches the state from before it). Saving or deleting a
+    comment or a vote calls this by itself (see ForumConfig.ready)."""
     transaction.on_commit(lambda: cache.set(f"discussion:{section_id}", time.time_ns(), None))
 
 
@@ -43,19 +47,105 @@ def discussion_version(section_id: int) -> int:
     return version
 
 
+class Refused(Exception):
+    """A write the rules refuse; the message says why, for the person who tried.
+    `retry_after` (seconds) is set when trying again later will work (a rate limit)."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Act(models.TextChoices):
+    """What a person can do to a comment."""
+
+    REPLY = "reply"
+    EDIT = "edit"
+    DELETE = "delete"
+    VOTE = "vote"
+    REPORT = "report"
+    FOLLOW = "follow"
+
+
+class Participation:
+    """What one person may do in one section's discussion: the one home of the rules
+    for posting, replying, editing, deleting, voting, reporting and following.
+
+    Views, the thread builder (and so the renderer's buttons), htmx fragments and the
+    admin all ask it. Each answer is None (allowed) or the reason, in words. It works
+    on model instances and on the plain rows pages use (`status`, `author_id`).
+    """
+
+    CLOSED = "The discussion of this section is closed."
+
+    def __init__(self, viewer, section):
+        self.viewer = viewer
+        self.section = section
+
+    @cached_property
+    def refusal(self) -> str | None:
+        """Why this person may not take part at all (signed out, unverified, banned)."""
+        if not self.viewer.is_authenticated:
+            return "Please sign in to take part."
+        return self.viewer.write_refusal()
+
+    @cached_property
+    def closed(self) -> bool:
+        return not self.section.is_open_for_discussion
+
+    def to_post(self) -> str | None:
+        """Why this person may not start a new thread here; None if they may."""
+        return self.refusal or (self.CLOSED if self.closed else None)
+
+    def to(self, act: str, comment) -> str | None:
+        """Why this person may not do `act` to `comment` (one they can see); None if
+        they may."""
+        if self.refusal:
+            return self.refusal
+        published = comment.status == Comment.Status.PUBLISHED
+        own = comment.author_id == self.viewer.pk
+        if act == Act.FOLLOW:
+            return None
+        if act == Act.REPORT:
+            if own or not published:
+                return "You can only report other people's published comments."
+            return None
+        if self.closed:
+            return self.CLOSED
+        if act == Act.REPLY and not published:
+            return "Only published comments can be answered."
+        if act == Act.VOTE:
+            if own:
+                return "You cannot vote on your own comment."
+            if not published:
+                return "Only published comments can be voted on."
+        if act in (Act.EDIT, Act.DELETE):
+            if not own:
+                return f"You can only {act} your own comments."
+            if comment.status not in Comment.EDITABLE:
+                return f"This comment can no longer be {act}ed."
+        return None
+
+    def may(self, act: str, comment) -> bool:
+        return self.to(act, comment) is None
+
+
 class CommentQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """The one rule for which comments a person may see: pages, permalinks, counts,
-        profiles and feeds all ask this.
+        """The one rule for which comments a person may see, and whether they see the
+        text: pages, permalinks, fragments, counts, profiles, feeds and search ask this.
 
-        Everyone sees published comments, and deleted, removed or spam ones as
-        placeholders while a visible reply hangs from them (without replies they
-        vanish). Authors also see their own pending and removed comments (to learn
-        why); moderators see everything.
+        Everyone sees published comments of essays they may read, and deleted, removed
+        or spam ones as placeholders while a visible reply hangs from them (without
+        replies they vanish). Authors also see their own pending comments, and their
+        removed ones with the reason if the policy tells authors; moderators (in a
+        session with staff powers) see everything. Each row gets `shows_text`: False for
+        a placeholder, whose text and author this person must not see.
         """
-        if user.is_authenticated and user.is_moderator:
-            return self
         Status = Comment.Status
+        readable = self.filter(section__essay__in=Essay.objects.visible_to(user))
+        if user.is_authenticated and user.is_moderator:
+            return readable.annotate(shows_text=models.Value(True))
         answered = models.Exists(
             Comment.objects.filter(
                 parent=models.OuterRef("pk"),
@@ -63,9 +153,18 @@ class CommentQuerySet(models.QuerySet):
             )
         )
         shown = Q(status=Status.PUBLISHED) | (Q(status__in=Comment.PLACEHOLDERS) & Q(answered))
+        text = Q(status=Status.PUBLISHED)
         if user.is_authenticated:
             shown |= Q(author=user, status__in=[Status.PENDING, Status.REMOVED, Status.SPAM])
-        return self.filter(shown)
+            told = models.Exists(
+                ModerationPolicy.objects.filter(pk=1, tell_authors_about_removals=True)
+            )
+            text |= Q(author=user, status=Status.PENDING) | Q(
+                told, author=user, status__in=[Status.REMOVED, Status.SPAM]
+            )
+        return readable.filter(shown).annotate(
+            shows_text=models.ExpressionWrapper(text, output_field=models.BooleanField())
+        )
 
     def published(self):
         return self.filter(status=Comment.Status.PUBLISHED)
@@ -80,16 +179,34 @@ class CommentQuerySet(models.QuerySet):
     def with_author(self):
         return self.select_related("author")
 
+    def remove_all(self, *, by, reason: str) -> int:
+        """Remove these comments (spam clean-up), except those of authors `by` may not
+        suspend (staff above a moderator). Returns how many were removed."""
+        removed = 0
+        authors = User.objects.filter(pk__in=self.values("author"))
+        spared = [a.pk for a in authors if not a.can_be_suspended_by(by)]
+        for comment in self.exclude(author__in=spared).exclude(status__in=Comment.PLACEHOLDERS):
+            removed += comment.moderate(by, "remove", reason)
+        return removed
+
     @transaction.atomic
     def post(self, *, section, author, body, parent=None, passage=None, token=None):
         """Store a new comment or reply. Returns (comment, created): a form sent twice
-        with the same token gets the first comment back instead of a second one."""
+        with the same token gets the first comment back instead of a second one.
+        Raises Refused when the rules say no at the moment of writing."""
         if token and (earlier := self.filter(author=author, submission_token=token).first()):
             return earlier, False
+        participation = Participation(author, section)
         if parent is not None:
-            # Lock the parent: its author cannot delete it while this reply is written.
-            # If it went a moment ago, DoesNotExist tells the caller so.
-            parent = self.select_for_update().get(pk=parent.pk)
+            # Lock the parent: its author cannot delete it, nor a moderator remove it,
+            # while this reply is written. If it went a moment ago, the rules say so.
+            parent = self.select_for_update().filter(pk=parent.pk).first()
+            if parent is None:
+                raise Refused("The comment you replied to was deleted a moment ago.")
+            if refusal := participation.to(Act.REPLY, parent):
+                raise Refused(refusal)
+        elif refusal := participation.to_post():
+            raise Refused(refusal)
         comment = Comment(
             section=section,
             author=author,
@@ -124,7 +241,6 @@ class CommentQuerySet(models.QuerySet):
             Notification.objects.review_needed(comment)
         else:
             Notification.objects.comment_published(comment)
-        discussion_changed(section.pk)
         return comment, True
 
 
@@ -145,6 +261,8 @@ class Comment(models.Model):
 
     # Kept in place, without their text, while others' replies hang from them.
     PLACEHOLDERS = (Status.DELETED, Status.REMOVED, Status.SPAM)
+    # What an author may still edit or delete: not what a moderator took down.
+    EDITABLE = (Status.PUBLISHED, Status.PENDING)
 
     SORTS = {
         "oldest": ["created_at", "pk"],
@@ -262,6 +380,10 @@ class Comment(models.Model):
     def render(self):
         self.body_html = render_user_text(self.body)
 
+    def refusal(self, act: str, viewer) -> str | None:
+        """Why `viewer` may not do `act` to this comment; None if they may."""
+        return Participation(viewer, self.section).to(act, self)
+
     @staticmethod
     def update_search_vector(queryset) -> None:
         """Recompute the stored search text of these comments (PostgreSQL only)."""
@@ -269,19 +391,32 @@ class Comment(models.Model):
             queryset.update(search_vector=SearchVector("body", config=SEARCH_CONFIG))
 
     @transaction.atomic
-    def edit(self, body: str) -> None:
-        """Replace the text, keeping the earlier one for moderators."""
-        if body == self.body:
+    def edit(self, body: str, *, by) -> None:
+        """Replace the text, keeping the earlier one for moderators. Refused when the
+        author may not edit; held for review when the new text, posted now, would be."""
+        me = Comment.objects.select_for_update().select_related("section__essay").get(pk=self.pk)
+        if refusal := me.refusal(Act.EDIT, by):
+            raise Refused(refusal)
+        if body == me.body:
             return
+        earlier = me.body
+        me.body = body
+        me.render()
+        published = me.status == self.Status.PUBLISHED
+        hold = ModerationPolicy.current().reason_to_hold(by, me) if published else ""
         CommentRevision.objects.create(
-            comment=self, body=self.body, created_at=self.edited_at or self.created_at
+            comment=me, body=earlier, created_at=me.edited_at or me.created_at
         )
-        self.body = body
-        self.render()
-        self.edited_at = timezone.now()
-        self.save(update_fields=["body", "body_html", "edited_at", "updated_at"])
-        Comment.update_search_vector(Comment.objects.filter(pk=self.pk))
-        discussion_changed(self.section_id)
+        me.edited_at = timezone.now()
+        if hold:
+            me.status = self.Status.PENDING
+        me.save(update_fields=["body", "body_html", "edited_at", "status", "updated_at"])
+        Comment.update_search_vector(Comment.objects.filter(pk=me.pk))
+        if hold:
+            ModerationLog.record(None, ModerationLog.Action.HOLD, comment=me, reason=hold)
+            Notification.objects.review_needed(me)
+        for field in ("body", "body_html", "edited_at", "status"):
+            setattr(self, field, getattr(me, field))
 
     MODERATION = {
         # action: (statuses it applies to, status it leads to)
@@ -312,24 +447,40 @@ class Comment(models.Model):
         elif outcome == self.Status.REMOVED:
             Notification.objects.comment_removed(me, actor=moderator)
         self.status, self.moderation_reason = me.status, me.moderation_reason
-        discussion_changed(self.section_id)
         return True
 
+    @transaction.atomic
+    def resolve_reports(self, moderator) -> int:
+        """Keep the comment as it is and close its open reports, on the record."""
+        resolved = self.reports.filter(resolved_at__isnull=True).update(
+            resolved_at=timezone.now(), resolved_by=moderator
+        )
+        if resolved:
+            ModerationLog.record(
+                moderator, ModerationLog.Action.RESOLVE_REPORTS, comment=self,
+                reason=f"{resolved} report{'s' if resolved != 1 else ''}",
+            )  # fmt: skip
+        return resolved
+
     def set_pinned(self, moderator, pinned: bool) -> None:
-        Comment.objects.filter(pk=self.pk).update(is_pinned=pinned)
         self.is_pinned = pinned
+        self.save(update_fields=["is_pinned", "updated_at"])
         action = ModerationLog.Action.PIN if pinned else ModerationLog.Action.UNPIN
         ModerationLog.record(moderator, action, comment=self)
-        discussion_changed(self.section_id)
 
     @transaction.atomic
-    def delete_by_author(self) -> None:
+    def delete_by_author(self, by=None) -> None:
         """With replies, the comment becomes a "[deleted]" placeholder so the thread
         stays whole; without, it disappears, and so does a placeholder parent left with
-        no replies. Deleting what is already gone changes nothing."""
+        no replies. Deleting what is already gone changes nothing.
+
+        With `by`, the rules decide first (Refused if that person may not delete it);
+        without, it is the site's own doing (an account erasing what it wrote)."""
         me = Comment.objects.select_for_update().filter(pk=self.pk).first()
         if me is None:
             return
+        if by is not None and (refusal := me.refusal(Act.DELETE, by)):
+            raise Refused(refusal)
         # Whoever deletes a comment stops following the replies below it.
         Subscription.objects.filter(user=me.author_id, thread=me).delete()
         if Comment.objects.filter(parent=me).exists():
@@ -348,15 +499,6 @@ class Comment(models.Model):
                 if parent.is_deleted and parent.reply_count == 0:
                     parent.delete_by_author()
         self.status = me.status
-        discussion_changed(self.section_id)
-
-    def can_edit(self, user) -> bool:
-        editable = (self.Status.PUBLISHED, self.Status.PENDING)
-        return user.is_authenticated and self.author_id == user.pk and self.status in editable
-
-    def can_vote(self, user) -> bool:
-        published = self.status == self.Status.PUBLISHED
-        return self.author_id != user.pk and published and user.can_write()
 
 
 class CommentRevision(models.Model):
@@ -365,7 +507,7 @@ class CommentRevision(models.Model):
     comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="revisions")
     body = models.TextField()
     created_at = models.DateTimeField(help_text="When this text was written.")
-    replaced_at = models.DateTimeField(default=timezone.now)
+    replaced_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-replaced_at"]
@@ -378,25 +520,35 @@ class VoteQuerySet(models.QuerySet):
     @transaction.atomic
     def cast(self, user, comment) -> bool:
         """Upvote once; a second vote by the same person changes nothing. The comment's
-        row is locked first, so a deletion cannot slip in between."""
-        if not Comment.objects.select_for_update().filter(pk=comment.pk).exists():
-            raise Comment.DoesNotExist("The comment is gone.")
+        row is locked first, so a deletion or removal cannot slip in between."""
+        me = Comment.objects.select_for_update().select_related("section__essay")
+        me = me.filter(pk=comment.pk).first()
+        if me is None:
+            raise Refused("That comment was deleted a moment ago.")
+        if refusal := me.refusal(Act.VOTE, user):
+            raise Refused(refusal)
         try:
             with transaction.atomic():
-                self.create(user=user, comment=comment)
+                self.create(user=user, comment=me)
         except IntegrityError:
             return False
-        Comment.objects.filter(pk=comment.pk).update(score=F("score") + 1)
-        discussion_changed(comment.section_id)
+        Comment.objects.filter(pk=me.pk).update(score=F("score") + 1)
         return True
 
     @transaction.atomic
     def withdraw(self, user, comment) -> bool:
-        deleted, _ = self.filter(user=user, comment=comment).delete()
-        if deleted:
-            Comment.objects.filter(pk=comment.pk).update(score=F("score") - 1)
-            discussion_changed(comment.section_id)
-        return bool(deleted)
+        me = Comment.objects.select_for_update().select_related("section__essay")
+        me = me.filter(pk=comment.pk).first()
+        if me is None:
+            raise Refused("That comment was deleted a moment ago.")
+        if refusal := me.refusal(Act.VOTE, user):
+            raise Refused(refusal)
+        vote = self.filter(user=user, comment=me).first()
+        if vote is None:
+            return False
+        vote.delete()
+        Comment.objects.filter(pk=me.pk).update(score=F("score") - 1)
+        return True
 
 
 class Vote(models.Model):
@@ -442,7 +594,9 @@ class ModerationPolicy(models.Model):
     report_threshold = models.PositiveIntegerField(
         default=3, help_text="Open reports that hide a comment until a moderator decides."
     )
-    comments_per_minute = models.PositiveIntegerField(default=6)
+    comments_per_minute = models.PositiveIntegerField(
+        default=6, help_text="New comments and edits together."
+    )
     comments_per_day = models.PositiveIntegerField(default=300)
     new_account_days = models.PositiveIntegerField(
         default=7, help_text="Accounts younger than this get the stricter limits below."
@@ -459,6 +613,7 @@ class ModerationPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "moderation policy"
         verbose_name_plural = "moderation policy"
 
     def __str__(self):
@@ -472,38 +627,61 @@ class ModerationPolicy(models.Model):
     def is_new(self, user) -> bool:
         return user.date_joined > timezone.now() - timezone.timedelta(days=self.new_account_days)
 
-    def refusal(self, user, body_html: str) -> str | None:
-        """Why a comment cannot be posted now (rate and link limits); None if it can.
-        Counted in the database, so every web process shares the same limits."""
+    def check_limits(self, user, comment) -> None:
+        """Raise Refused if `user` may not write `comment` now: too many writes (new
+        comments and edits) in the last minute or day, or, for a new account, too many
+        links. Counted in the database, so every process shares the limits. Writers
+        (CommentForm.save) hold the author's row lock meanwhile, so that simultaneous
+        writes cannot all slip under a limit."""
         new = self.is_new(user)
-        per_minute = self.new_comments_per_minute if new else self.comments_per_minute
-        per_day = self.new_comments_per_day if new else self.comments_per_day
-        now = timezone.now()
-        recent = Comment.objects.filter(
-            author=user, created_at__gte=now - timezone.timedelta(days=1)
-        )
-        if recent.count() >= per_day:
-            return (
-                f"You have reached today's limit of {per_day} comments; please come back tomorrow."
-            )
-        if recent.filter(created_at__gte=now - timezone.timedelta(minutes=1)).count() >= per_minute:
-            return "You are posting very quickly; please wait a minute and try again."
-        if new and body_html.count("<a ") > self.new_account_max_links:
-            return (
+        if new and comment.body_html.count("<a ") > self.new_account_max_links:
+            raise Refused(
                 f"New accounts can include at most {self.new_account_max_links} links in a "
                 "comment; please remove some."
             )
-        return None
+        per_minute = self.new_comments_per_minute if new else self.comments_per_minute
+        per_day = self.new_comments_per_day if new else self.comments_per_day
+        now = timezone.now()
+        for window, limit, message in (
+            (
+                timezone.timedelta(days=1),
+                per_day,
+                f"You have reached today's limit of {per_day} comments and edits; please "
+                "come back later.",
+            ),
+            (
+                timezone.timedelta(minutes=1),
+                per_minute,
+                "You are posting very quickly; please wait a minute and try again.",
+            ),
+        ):
+            since = now - window
+            writes = sorted(
+                [
+                    *Comment.objects.filter(author=user, created_at__gte=since).values_list(
+                        "created_at", flat=True
+                    )[:limit],
+                    *CommentRevision.objects.filter(
+                        comment__author=user, replaced_at__gte=since
+                    ).values_list("replaced_at", flat=True)[:limit],
+                ]
+            )
+            if len(writes) >= limit:
+                # The oldest counted write leaves the window first.
+                wait = writes[-limit] + window - now
+                raise Refused(message, retry_after=max(1, math.ceil(wait.total_seconds())))
 
     def reason_to_hold(self, user, comment) -> str:
-        """Why a new comment should wait for a moderator; empty if it can be published."""
+        """Why this text should wait for a moderator; empty if it can be published.
+        The same question for a new comment and for an edit: would it be held if it
+        were posted now?"""
         if words := self.watched_in(comment.body):
             return "uses watched words: " + ", ".join(words)
         if self.premoderation == self.Premoderation.ALL:
             return "every comment is reviewed"
         if self.premoderation == self.Premoderation.NEW:
             published = Comment.objects.filter(author=user, status=Comment.Status.PUBLISHED)
-            if published.count() < self.premoderate_first:
+            if published.exclude(pk=comment.pk).count() < self.premoderate_first:
                 return f"one of the first {self.premoderate_first} comments of a new account"
         return ""
 
@@ -511,6 +689,13 @@ class ModerationPolicy(models.Model):
         lowered = text.lower()
         words = [w.strip().lower() for w in self.watched_words.splitlines() if w.strip()]
         return [w for w in words if w in lowered]
+
+    def record_change(self, moderator, changed: list[str]) -> None:
+        """Put a change to the policy (already saved) on the moderation record."""
+        ModerationLog.record(
+            moderator, ModerationLog.Action.POLICY, target="moderation policy",
+            reason=f"changed: {', '.join(changed) or 'nothing'}",
+        )  # fmt: skip
 
 
 class Report(models.Model):
@@ -542,30 +727,31 @@ class Report(models.Model):
     @classmethod
     @transaction.atomic
     def file(cls, comment, reporter, reason, note="") -> bool:
-        """Report once per person; enough open reports hide the comment for review.
-        The author is never told who reported."""
+        """Report once per person (False the second time); enough open reports hide
+        the comment for review. The author is never told who reported."""
         # Reports on one comment are counted one at a time, so that simultaneous
         # reports neither miss the threshold nor announce the comment twice.
-        Comment.objects.select_for_update().filter(pk=comment.pk).first()
+        me = Comment.objects.select_for_update().select_related("section__essay")
+        me = me.filter(pk=comment.pk).first()
+        if me is None:
+            raise Refused("That comment was deleted a moment ago.")
+        if refusal := me.refusal(Act.REPORT, reporter):
+            raise Refused(refusal)
         try:
             with transaction.atomic():
-                cls.objects.create(comment=comment, reporter=reporter, reason=reason, note=note)
+                cls.objects.create(comment=me, reporter=reporter, reason=reason, note=note)
         except IntegrityError:
             return False
         threshold = ModerationPolicy.current().report_threshold
-        open_reports = comment.reports.filter(resolved_at__isnull=True).count()
+        open_reports = me.reports.filter(resolved_at__isnull=True).count()
         if open_reports == 1:  # it has just entered the review queue
-            Notification.objects.review_needed(comment, actor=reporter)
+            Notification.objects.review_needed(me, actor=reporter)
         if threshold and open_reports >= threshold:
-            held = Comment.objects.filter(pk=comment.pk, status=Comment.Status.PUBLISHED).update(
-                status=Comment.Status.PENDING
+            me.status = Comment.Status.PENDING
+            me.save(update_fields=["status", "updated_at"])
+            ModerationLog.record(
+                None, ModerationLog.Action.HOLD, comment=me, reason=f"{open_reports} open reports"
             )
-            if held:
-                ModerationLog.record(
-                    None, ModerationLog.Action.HOLD, comment=comment,
-                    reason=f"{open_reports} open reports",
-                )  # fmt: skip
-                discussion_changed(comment.section_id)
         return True
 
 
@@ -580,12 +766,12 @@ class ModerationLog(models.Model):
         HOLD = "hold", "held for review"
         PIN = "pin", "pinned"
         UNPIN = "unpin", "unpinned"
-        BAN = "ban", "banned"
-        UNBAN = "unban", "unbanned"
-        RESOLVE_REPORTS = "resolve", "resolved reports"
-        POLICY = "policy", "changed the policy"
-        CLOSE = "close", "closed a discussion"
-        OPEN = "open", "opened a discussion"
+        BAN = "ban", "suspended"
+        UNBAN = "unban", "lifted the suspension of"
+        RESOLVE_REPORTS = "resolve", "resolved reports on"
+        POLICY = "policy", "changed"
+        CLOSE = "close", "closed the discussion of"
+        OPEN = "open", "opened the discussion of"
 
     actor = models.ForeignKey(
         User, null=True, on_delete=models.SET_NULL, related_name="+",
@@ -600,18 +786,25 @@ class ModerationLog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "moderation record entry"
+        verbose_name_plural = "moderation record"
 
     def __str__(self):
         return f"{self.get_action_display()} {self.target}"
 
     @classmethod
     def record(cls, actor, action, *, comment=None, user=None, target="", reason=""):
+        if comment is not None and not target:
+            # An excerpt, so the record says what the comment was even after it changes.
+            who = comment.author.public_name if comment.author_id else "deleted user"
+            excerpt = Truncator(" ".join(comment.body.split())).chars(80)
+            target = f"comment {comment.pk} by {who}: “{excerpt}”"
         return cls.objects.create(
             actor=actor if actor and actor.is_authenticated else None,
             action=action,
             comment=comment,
             target_user=user,
-            target=(target or (f"comment {comment.pk}" if comment else str(user or "")))[:300],
+            target=(target or str(user or ""))[:300],
             reason=reason,
         )
 
@@ -625,20 +818,40 @@ class ReviewItem(Comment):
         verbose_name_plural = "review queue"
 
 
-class SectionDiscussion(Section):
+class DiscussionSwitch:
+    """Opening and closing a discussion, on the record: for the proxies below."""
+
+    def set_closed(self, moderator, closed: bool) -> bool:
+        """Close (or open) this discussion; False if it already was."""
+        if self.discussion_closed == closed:
+            return False
+        self.discussion_closed = closed
+        self.save(update_fields=["discussion_closed", "updated_at"])
+        action = ModerationLog.Action.CLOSE if closed else ModerationLog.Action.OPEN
+        ModerationLog.record(moderator, action, target=str(self))
+        return True
+
+
+class SectionDiscussion(DiscussionSwitch, Section):
     """Opening and closing a section's discussion, without access to its text."""
 
     class Meta:
         proxy = True
         verbose_name = "section discussion"
 
+    def __str__(self):
+        return f"section “{self.heading}”"
 
-class EssayDiscussion(Essay):
+
+class EssayDiscussion(DiscussionSwitch, Essay):
     """Opening and closing the discussion of a whole essay."""
 
     class Meta:
         proxy = True
         verbose_name = "essay discussion"
+
+    def __str__(self):
+        return f"essay “{self.title}”"
 
 
 def needs_review():
@@ -669,6 +882,15 @@ class SubscriptionQuerySet(models.QuerySet):
 
     def set_following(self, user, following: bool, *, section=None, thread=None) -> None:
         (self.follow if following else self.unfollow)(user, section=section, thread=thread)
+
+    def shown(self, user):
+        """What `user` follows in essays they may still read: following something in an
+        essay unpublished since tells nothing of it. (A followed comment hidden since
+        stays listed, without its text, so that one can stop following it.)"""
+        essays = Essay.objects.visible_to(user)
+        return self.filter(user=user).filter(
+            Q(section__essay__in=essays) | Q(thread__section__essay__in=essays)
+        )
 
 
 class Subscription(models.Model):

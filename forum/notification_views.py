@@ -2,16 +2,15 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from forum import notifications as mail
-from forum.comment_views import get_comment, require_writer
-from forum.models import Subscription
-from forum.rendering import CommentRenderer
+from forum.comment_views import allow, fragment, get_comment
+from forum.models import Act, Comment, Participation, Subscription
 from forum.views import visible_section
 
 NOTIFICATIONS_PAGE_SIZE = 30
@@ -28,9 +27,11 @@ def notification_list(request):
     page = Paginator(shown, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
     for notification in page.object_list:
         notification.sentence = mail.sentence(notification)
-    following = request.user.subscriptions.select_related(
-        "section__essay", "thread__section__essay"
-    ).order_by("-created_at")
+    following = (
+        Subscription.objects.shown(request.user)
+        .select_related("section__essay", "thread__section__essay")
+        .order_by("-created_at")
+    )
     return render(request, "forum/notifications.html", {"page": page, "following": following})
 
 
@@ -55,12 +56,8 @@ def mark_all_read(request):
 
 
 def wants_to_follow(request) -> bool | None:
-    """The follow form's choice: "1" follows, "0" stops, anything else is None.
-    Following needs the right to take part (verified, not suspended); anyone may stop."""
-    choice = request.POST.get("follow")
-    if choice == "1":
-        require_writer(request)
-    return {"1": True, "0": False}.get(choice)
+    """The follow form's choice: "1" follows, "0" stops, anything else is None."""
+    return {"1": True, "0": False}.get(request.POST.get("follow"))
 
 
 def bad_choice(request):
@@ -82,6 +79,9 @@ def follow_section(request, essay_slug, section_slug):
     follow = wants_to_follow(request)
     if follow is None:
         return bad_choice(request)
+    # Following needs the right to take part (verified, not suspended); anyone may stop.
+    if follow and (refusal := Participation(request.user, section).refusal):
+        raise PermissionDenied(refusal)
     Subscription.objects.set_following(request.user, follow, section=section)
     if request.htmx:
         context = {"following": follow, "target": section}
@@ -93,13 +93,20 @@ def follow_section(request, essay_slug, section_slug):
 @require_POST
 def follow_thread(request, comment_id):
     """Follow (or stop following) every reply below a comment the viewer can see."""
-    comment = get_comment(request, comment_id)
     follow = wants_to_follow(request)
     if follow is None:
         return bad_choice(request)
+    if not follow and not Comment.objects.visible_to(request.user).filter(pk=comment_id):
+        # One can always stop following, even a comment hidden since.
+        Subscription.objects.unfollow(request.user, thread=comment_id)
+        messages.success(request, "You no longer follow this thread.")
+        return redirect("notifications")
+    comment = get_comment(request, comment_id)
+    if follow:
+        allow(request, Act.FOLLOW, comment)
     Subscription.objects.set_following(request.user, follow, thread=comment)
     if request.htmx:
-        return HttpResponse(CommentRenderer(request, comment.section).follow(comment.pk, follow))
+        return fragment(request, comment, "follow")
     return _followed(request, follow, what="this thread", target=comment)
 
 

@@ -9,6 +9,18 @@ from accounts.models import User
 from forum.models import Comment, ModerationLog, discussion_changed
 
 
+def comment_changed(sender, instance, **kwargs):
+    discussion_changed(instance.section_id)
+
+
+def vote_changed(sender, instance, **kwargs):
+    section_id = (
+        Comment.objects.filter(pk=instance.comment_id).values_list("section_id", flat=True).first()
+    )
+    if section_id is not None:  # else the comment is going too, and says so itself
+        discussion_changed(section_id)
+
+
 @receiver(pre_delete, sender=User)
 def take_back_votes(sender, instance, **kwargs):
     """However an account goes (its owner, the admin), its upvotes stop counting."""

@@ -3,6 +3,10 @@
 A page of top-level comments is chosen first (sorted and paginated), then every visible
 comment of those threads comes back in one query, already in thread order (by path) and
 capped per thread so that one enormous thread cannot make a page unbounded.
+
+Pages and htmx fragments (a new comment, an edit, a vote) build their nodes here, the
+same way: the same rows, the same visibility rule, and the viewer's rights from
+`Participation`, so a fragment never shows what the page would not.
 """
 
 from dataclasses import dataclass, field
@@ -12,7 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from forum.models import Comment, Subscription, Vote
+from forum.models import Act, Comment, Participation, Subscription, Vote
 
 # What a page shows of a comment; the Markdown source, for one, is only needed when
 # editing. Pages read these as plain rows: building a thousand model instances (with
@@ -21,7 +25,7 @@ PAGE_FIELDS = [
     *("id", "section_id", "parent_id", "root_id", "author_id", "body_html", "status"),
     *("path", "depth", "reply_count", "score", "created_at", "edited_at"),
     *("quote_text", "quote_before", "quote_after", "quote_anchor"),
-    *("is_pinned", "moderation_reason"),
+    *("is_pinned", "moderation_reason", "shows_text"),
 ]
 
 
@@ -58,6 +62,8 @@ class PageComment:
     quote_anchor: str
     is_pinned: bool
     moderation_reason: str
+    # Whether this viewer may see the text (and author): False for a placeholder.
+    shows_text: bool
     # Whether anyone can see a reply to it (a published one, or a placeholder).
     answered: bool
     author: PageAuthor | None = None
@@ -70,28 +76,24 @@ class PageComment:
     def is_deleted(self) -> bool:
         return self.status == Comment.Status.DELETED
 
-    @property
-    def is_placeholder(self) -> bool:
-        return self.status in Comment.PLACEHOLDERS
-
 
 SORT_LABELS = {"oldest": "Oldest", "newest": "Newest", "top": "Top"}
 
 
 @dataclass
 class Node:
-    comment: "Comment | PageComment"
+    comment: PageComment
     replies: list["Node"] = field(default_factory=list)
+    # What the viewer may do to this comment (Act values), as Participation decides.
+    may: frozenset = frozenset()
+    voted: bool = False
+    following: bool = False
     # Replies exist below the display depth, or past the per-thread cap: the page links
     # to a page of their own instead.
     continues: bool = False
     # Set on a thread's first comment when the thread had more comments than a page
     # shows: the path of the last one shown, to continue after it.
     more_after: str = ""
-    can_edit: bool = False
-    can_vote: bool = False
-    voted: bool = False
-    following: bool = False
 
 
 @dataclass
@@ -103,10 +105,6 @@ class Discussion:
     following_section: bool = False
 
 
-def viewer_can_write(user) -> bool:
-    return user.is_authenticated and user.can_write()
-
-
 def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
     """The top-level threads on one page of a section's discussion, with their replies."""
     sort = sort if sort in Comment.SORTS else "oldest"
@@ -114,7 +112,7 @@ def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
     paginator = Paginator(top_level.sorted_by(sort).only("pk"), settings.COMMENTS_PAGE_SIZE)
     page = paginator.get_page(page_number)
     root_ids = [comment.pk for comment in page.object_list]
-    comments = _thread_comments(
+    comments = _rows(
         Comment.objects.filter(Q(pk__in=root_ids) | Q(root_id__in=root_ids)),
         user,
         max_depth=settings.COMMENTS_DISPLAY_DEPTH - 1,
@@ -122,7 +120,11 @@ def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
     order = {pk: index for index, pk in enumerate(root_ids)}
     followed = _followed(user, section.pk, comments)
     # Replies whose parent is not on the page (hidden, or past the cap) are left out.
-    tops = [node for node in _assemble(comments, user, followed) if node.comment.pk in order]
+    tops = [
+        node
+        for node in _assemble(comments, Participation(user, section), followed)
+        if node.comment.pk in order
+    ]
     threads = sorted(tops, key=lambda node: order[node.comment.pk])
     return Discussion(
         threads=threads,
@@ -142,10 +144,9 @@ def subthread(comment, user, after: str = "") -> list[Node]:
     )
     if after:
         queryset = queryset.filter(path__gt=after)
-    comments = _thread_comments(
-        queryset, user, max_depth=comment.depth + settings.COMMENTS_DISPLAY_DEPTH - 1
-    )
-    tops = _assemble(comments, user, _followed(user, comment.section_id, comments))
+    comments = _rows(queryset, user, max_depth=comment.depth + settings.COMMENTS_DISPLAY_DEPTH - 1)
+    participation = Participation(user, comment.section)
+    tops = _assemble(comments, participation, _followed(user, comment.section_id, comments))
     if after:
         if comments and len(comments) >= settings.COMMENTS_THREAD_MAX and tops:
             tops[0].more_after = comments[-1].path
@@ -153,7 +154,19 @@ def subthread(comment, user, after: str = "") -> list[Node]:
     return [node for node in tops if node.comment.pk == comment.pk]
 
 
-def _thread_comments(queryset, user, *, max_depth: int) -> list[PageComment]:
+def single(comment, user) -> Node | None:
+    """One comment as a page would show it to `user`, without its replies: for htmx
+    fragments after posting, editing, deleting, voting. None if they can no longer
+    see it."""
+    rows = _rows(Comment.objects.filter(pk=comment.pk), user, max_depth=comment.depth)
+    nodes = _assemble(rows, Participation(user, comment.section), _followed(user, None, rows))
+    if not nodes:
+        return None
+    nodes[0].continues = False  # a fragment shows the comment alone
+    return nodes[0]
+
+
+def _rows(queryset, user, *, max_depth: int) -> list[PageComment]:
     thread = Coalesce("root_id", "id")
     rows = (
         queryset.visible_to(user)
@@ -184,23 +197,28 @@ def _thread_comments(queryset, user, *, max_depth: int) -> list[PageComment]:
     return comments
 
 
-def _followed(user, section_id: int, comments: list[PageComment]) -> set[int | None]:
+def _followed(user, section_id: int | None, comments: list[PageComment]) -> set[int | None]:
     """Which of these comments the viewer follows, and None if they follow the section:
-    one query, for members who may write."""
-    if not viewer_can_write(user):
+    one query, for members who may take part."""
+    if not user.is_authenticated or not user.can_write():
         return set()
+    followed = Q(thread__in=[c.id for c in comments])
+    if section_id is not None:
+        followed |= Q(section=section_id)
     return set(
-        Subscription.objects.filter(user=user)
-        .filter(Q(section=section_id) | Q(thread__in=[c.id for c in comments]))
-        .values_list("thread_id", flat=True)
+        Subscription.objects.filter(user=user).filter(followed).values_list("thread_id", flat=True)
     )
 
 
-def _assemble(comments: list[PageComment], user, followed=frozenset()) -> list[Node]:
+ACTS = tuple(Act)
+NONE = frozenset()
+
+
+def _assemble(comments: list[PageComment], participation, followed=frozenset()) -> list[Node]:
     """Link comments (in path order) into trees; return the nodes without a parent here."""
-    can_write = viewer_can_write(user)
+    user = participation.viewer
     voted = set()
-    if can_write and comments:
+    if participation.refusal is None and comments:
         voted = set(
             Vote.objects.filter(user=user, comment__in=[c.id for c in comments]).values_list(
                 "comment_id", flat=True
@@ -208,13 +226,11 @@ def _assemble(comments: list[PageComment], user, followed=frozenset()) -> list[N
         )
     nodes: dict[int, Node] = {}
     tops: list[Node] = []
+    takes_part = participation.refusal is None
     for comment in comments:
-        mine = user.is_authenticated and comment.author_id == user.pk
-        published = comment.status == Comment.Status.PUBLISHED
         node = Node(
             comment=comment,
-            can_edit=mine and published,
-            can_vote=can_write and not mine and published,
+            may=frozenset(a for a in ACTS if participation.may(a, comment)) if takes_part else NONE,
             voted=comment.pk in voted,
             following=comment.pk in followed,
         )

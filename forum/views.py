@@ -12,7 +12,7 @@ from forum import search as search_module
 from forum.forms import CommentForm
 from forum.models import Comment, discussion_version
 from forum.rendering import CommentRenderer
-from forum.threads import SORT_LABELS, section_discussion, viewer_can_write
+from forum.threads import SORT_LABELS, section_discussion
 
 
 def favicon(request):
@@ -104,7 +104,7 @@ def render_section(request, section, form=None, status=200):
     # table of contents and both neighbours.
     outline = list(section.essay.sections.in_order().only("essay", "heading", "slug"))
     index = [s.pk for s in outline].index(section.pk)
-    can_write = viewer_can_write(request.user)
+    can_write = request.user.is_authenticated and request.user.can_write()
     context |= {
         "outline": outline,
         "previous": outline[index - 1] if index > 0 else None,
@@ -123,7 +123,6 @@ def profile(request, username):
     comments = (
         person.comments.visible_to(request.user)
         .published()
-        .filter(section__essay__in=Essay.objects.visible_to(request.user))
         .select_related("section__essay")
         .order_by("-created_at", "-pk")
     )

@@ -1,9 +1,27 @@
+"""The essay, and the cast every test draws on.
+
+    ann    a member (verified address) who writes comments
+    ben    a member who answers Ann
+    dan    a member who reads along and follows sections and threads
+    cal    signed up, but never confirmed his address: he may read, not take part
+    eve    a spammer the moderators suspended: she may read, not take part
+    mo     a moderator: staff, in the Moderators group, nothing more
+    eager  a moderator who asked to be emailed about the review queue
+    sam    the administrator (a superuser with a verified address)
+
+Crowds (a dozen voters, four reporters) come from make_member(); anyone else a test
+needs is one of these.
+"""
+
+import importlib
+
 import pytest
 from django.core.management import call_command
 
 from essays.importing import BUNDLED_ESSAYS_DIR, import_essay, read_essay_file
 
 ESSAY_PATH = BUNDLED_ESSAYS_DIR / "open-source-meets-open-weights.md"
+PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -11,24 +29,6 @@ def collected_static(django_db_blocker):
     """Pages are rendered as in production: hashed static names from the manifest."""
     with django_db_blocker.unblock():
         call_command("collectstatic", interactive=False, verbosity=0)
-
-
-@pytest.fixture
-def essay(db):
-    """The bundled essay, imported the way `make run` loads it."""
-    return import_essay(read_essay_file(ESSAY_PATH)).essay
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", "alice@example.com", "a-long-password-1")
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user(
-        "sam", "sam@example.com", "a-long-password-2", is_staff=True, is_superuser=True
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -47,38 +47,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def make_member(username, *, verified=True):
-    from allauth.account.models import EmailAddress
-
-    from accounts.models import User
-
-    user = User.objects.create_user(username, f"{username}@example.com", "a-long-password-1")
-    EmailAddress.objects.create(user=user, email=user.email, verified=verified, primary=True)
-    return user
+# --- The essay ----------------------------------------------------------------------------
 
 
 @pytest.fixture
-def ann(db):
-    """Ann writes comments."""
-    return make_member("ann")
-
-
-@pytest.fixture
-def ben(db):
-    """Ben answers them."""
-    return make_member("ben")
-
-
-@pytest.fixture
-def dan(db):
-    """Dan follows sections and threads."""
-    return make_member("dan")
-
-
-@pytest.fixture
-def cal(db):
-    """Cal signed up but never confirmed his email address."""
-    return make_member("cal", verified=False)
+def essay(db):
+    """The bundled essay, imported the way `make run` loads it."""
+    return import_essay(read_essay_file(ESSAY_PATH)).essay
 
 
 @pytest.fixture
@@ -100,11 +75,22 @@ def post(section):
     return post
 
 
+# --- The cast -----------------------------------------------------------------------------
+
+
+def make_member(username, *, verified=True, **fields):
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import User
+
+    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, **fields)
+    EmailAddress.objects.create(user=user, email=user.email, verified=verified, primary=True)
+    return user
+
+
 def moderators_group():
     """The group the migration made. Tests that empty the database (browser tests)
     remove it, so it is made again here from the migration's own list."""
-    import importlib
-
     from django.contrib.auth.models import Group, Permission
 
     migration = importlib.import_module("forum.migrations.0002_moderators_group")
@@ -117,21 +103,57 @@ def moderators_group():
     return group
 
 
-def make_moderator(username="mo"):
-    user = make_member(username)
-    user.is_staff = True
-    user.save()
+def make_moderator(username="mo", **fields):
+    user = make_member(username, is_staff=True, **fields)
     user.groups.add(moderators_group())
     return user
 
 
 @pytest.fixture
+def ann(db):
+    return make_member("ann")
+
+
+@pytest.fixture
+def ben(db):
+    return make_member("ben")
+
+
+@pytest.fixture
+def dan(db):
+    return make_member("dan")
+
+
+@pytest.fixture
+def cal(db):
+    return make_member("cal", verified=False)
+
+
+@pytest.fixture
+def eve(db, mo):
+    from accounts.models import Ban
+
+    eve = make_member("eve")
+    Ban.objects.impose(eve, by=mo, reason="Link spam")
+    return eve
+
+
+@pytest.fixture
+def mo(db):
+    return make_moderator("mo")
+
+
+@pytest.fixture
 def eager(db):
-    """Eager moderates and asked to be told about the review queue."""
-    user = make_moderator("eager")
-    user.email_on_review = True
-    user.save()
-    return user
+    return make_moderator("eager", email_on_review=True)
+
+
+@pytest.fixture
+def sam(db):
+    return make_member("sam", is_staff=True, is_superuser=True)
+
+
+# --- Settings a test may ask for -----------------------------------------------------------
 
 
 @pytest.fixture
@@ -143,9 +165,3 @@ def premoderate_all(db):
     policy.premoderation = ModerationPolicy.Premoderation.ALL
     policy.save()
     return policy
-
-
-@pytest.fixture
-def mod(db):
-    """Mo moderates: staff, in the Moderators group, nothing more."""
-    return make_moderator()

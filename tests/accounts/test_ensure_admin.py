@@ -61,7 +61,7 @@ def test_a_second_start_changes_nothing(admin_env):
     assert "exists already" in output
 
 
-def test_it_does_nothing_when_any_superuser_exists(admin_env, staff):
+def test_it_does_nothing_when_any_superuser_exists(admin_env, sam):
     ensure_admin()
 
     assert list(User.objects.values_list("username", flat=True)) == ["sam"]

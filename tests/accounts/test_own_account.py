@@ -10,27 +10,9 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 
 from accounts.models import User
+from tests.conftest import PASSWORD, make_member
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery-staple"
-
-
-def member(username, email=None):
-    email = email or f"{username}@example.com"
-    user = User.objects.create_user(username, email, PASSWORD)
-    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
-    return user
-
-
-@pytest.fixture
-def dana():
-    return member("dana")
-
-
-@pytest.fixture
-def erin():
-    return member("erin")
 
 
 def sign_in(client, user):
@@ -46,34 +28,34 @@ def current_totp(secret):
 # --- Public profile ---------------------------------------------------------------------
 
 
-def test_a_profile_shows_name_bio_and_member_since(client, dana):
-    dana.display_name = "Dana Reader"
-    dana.bio = "I read *slowly*. <script>alert(1)</script> https://dana.example.org"
-    dana.save()
+def test_a_profile_shows_name_bio_and_member_since(client, ann):
+    ann.display_name = "Ann Reader"
+    ann.bio = "I read *slowly*. <script>alert(1)</script> https://ann.example.org"
+    ann.save()
 
-    response = client.get("/people/dana/")
+    response = client.get("/people/ann/")
 
     assert response.status_code == 200
     html = response.text
-    assert '<h1 id="profile-name">Dana Reader</h1>' in html
-    assert "@dana" in html
+    assert '<h1 id="profile-name">Ann Reader</h1>' in html
+    assert "@ann" in html
     assert "<em>slowly</em>" in html
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
-    assert 'href="https://dana.example.org" rel="nofollow ugc noopener noreferrer"' in html
+    assert 'href="https://ann.example.org" rel="nofollow ugc noopener noreferrer"' in html
     assert "Member since" in html
 
 
 @pytest.mark.parametrize("username", ["nobody", "%00", "a%00b", "x" * 500, "%F0%9F%92%A9"])
-def test_an_unknown_profile_is_a_404(client, dana, username):
+def test_an_unknown_profile_is_a_404(client, ann, username):
     assert client.get(f"/people/{username}/").status_code == 404
 
 
-def test_a_deactivated_members_profile_is_gone(client, dana):
-    dana.is_active = False
-    dana.save()
+def test_a_deactivated_members_profile_is_gone(client, ann):
+    ann.is_active = False
+    ann.save()
 
-    assert client.get("/people/dana/").status_code == 404
+    assert client.get("/people/ann/").status_code == 404
 
 
 # --- Settings ---------------------------------------------------------------------------
@@ -86,26 +68,26 @@ def test_settings_need_a_signed_in_member(client):
     assert response["Location"].startswith("/accounts/login/")
 
 
-def test_a_member_edits_display_name_bio_and_email_preference(client, dana):
-    client.force_login(dana)
+def test_a_member_edits_display_name_bio_and_email_preference(client, ann):
+    client.force_login(ann)
 
     response = client.post(
         "/accounts/settings/",
-        {"display_name": "  Dana   R.  ", "bio": "Hello **there**", "email_on_reply": ""},
+        {"display_name": "  Ann   R.  ", "bio": "Hello **there**", "email_on_reply": ""},
     )
 
     assert response.status_code == 302
-    dana.refresh_from_db()
-    assert dana.display_name == "Dana R."
-    assert dana.bio_html == "<p>Hello <strong>there</strong></p>"
-    assert dana.email_on_reply is False
-    assert "Dana R." in client.get("/people/dana/").text
+    ann.refresh_from_db()
+    assert ann.display_name == "Ann R."
+    assert ann.bio_html == "<p>Hello <strong>there</strong></p>"
+    assert ann.email_on_reply is False
+    assert "Ann R." in client.get("/people/ann/").text
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"display_name": "erin"}, "belongs to another member"),
+        ({"display_name": "ben"}, "belongs to another member"),
         ({"display_name": "Deleted User"}, "That name is reserved"),
         ({"display_name": "Moderator"}, "That name is reserved"),
         ({"display_name": "x" * 61}, "at most 60 characters"),
@@ -114,37 +96,37 @@ def test_a_member_edits_display_name_bio_and_email_preference(client, dana):
         ({"display_name": "nul\x00"}, "Null characters are not allowed"),
     ],
 )
-def test_bad_settings_get_a_clear_message_and_change_nothing(client, dana, erin, data, message):
-    client.force_login(dana)
+def test_bad_settings_get_a_clear_message_and_change_nothing(client, ann, ben, data, message):
+    client.force_login(ann)
 
     response = client.post("/accounts/settings/", {"display_name": "", "bio": ""} | data)
 
     assert response.status_code == 200
     assert message in response.text
-    dana.refresh_from_db()
-    assert (dana.display_name, dana.bio) == ("", "")
+    ann.refresh_from_db()
+    assert (ann.display_name, ann.bio) == ("", "")
 
 
 # --- Download my data -------------------------------------------------------------------
 
 
-def test_the_export_holds_the_members_data_and_nobody_elses(client, dana, erin):
-    dana.bio = "Dana's bio"
-    dana.save()
-    erin.bio = "Erin's secret bio"
-    erin.save()
-    sign_in(client, dana)
+def test_the_export_holds_the_members_data_and_nobody_elses(client, ann, ben):
+    ann.bio = "Ann's bio"
+    ann.save()
+    ben.bio = "Ben's secret bio"
+    ben.save()
+    sign_in(client, ann)
 
     response = client.get("/accounts/export/")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response["Content-Disposition"].startswith('attachment; filename="essay-forum-dana-')
+    assert response["Content-Disposition"].startswith('attachment; filename="essay-forum-ann-')
     data = json.loads(response.content)
-    assert data["account"]["username"] == "dana"
-    assert data["account"]["bio"] == "Dana's bio"
+    assert data["account"]["username"] == "ann"
+    assert data["account"]["bio"] == "Ann's bio"
     assert data["email_addresses"] == [
-        {"email": "dana@example.com", "verified": True, "primary": True}
+        {"email": "ann@example.com", "verified": True, "primary": True}
     ]
     assert data["preferences"] == {
         "email_on_reply": True,
@@ -154,17 +136,17 @@ def test_the_export_holds_the_members_data_and_nobody_elses(client, dana, erin):
         "follow_own_comments": True,
     }
     assert len(data["sessions"]) == 1
-    assert "erin" not in response.text.lower()
+    assert "ben" not in response.text.lower()
 
 
-def test_the_export_holds_what_the_member_wrote_and_voted_for(client, dana, erin, section):
+def test_the_export_holds_what_the_member_wrote_and_voted_for(client, ann, ben, section):
     from forum.models import Comment, Vote
 
-    mine, _ = Comment.objects.post(section=section, author=dana, body="First draft")
-    mine.edit("Second draft")
-    theirs, _ = Comment.objects.post(section=section, author=erin, body="Erin's words")
-    Vote.objects.cast(dana, theirs)
-    client.force_login(dana)
+    mine, _ = Comment.objects.post(section=section, author=ann, body="First draft")
+    mine.edit("Second draft", by=ann)
+    theirs, _ = Comment.objects.post(section=section, author=ben, body="Ben's words")
+    Vote.objects.cast(ann, theirs)
+    client.force_login(ann)
 
     data = json.loads(client.get("/accounts/export/").content)
 
@@ -172,15 +154,15 @@ def test_the_export_holds_what_the_member_wrote_and_voted_for(client, dana, erin
     assert data["comments"][0]["earlier_versions"][0]["text"] == "First draft"
     assert data["comments"][0]["section"] == "The DeepSeek Moment"
     assert data["upvotes"] == [{"comment": theirs.pk, "at": data["upvotes"][0]["at"]}]
-    assert "Erin's words" not in json.dumps(data)
+    assert "Ben's words" not in json.dumps(data)
 
 
-def test_the_export_holds_what_the_member_follows_and_was_told(client, dana, erin, section):
+def test_the_export_holds_what_the_member_follows_and_was_told(client, ann, ben, section):
     from forum.models import Comment
 
-    mine, _ = Comment.objects.post(section=section, author=dana, body="Mine")
-    answer, _ = Comment.objects.post(section=section, author=erin, body="Answer", parent=mine)
-    client.force_login(dana)
+    mine, _ = Comment.objects.post(section=section, author=ann, body="Mine")
+    answer, _ = Comment.objects.post(section=section, author=ben, body="Answer", parent=mine)
+    client.force_login(ann)
 
     data = json.loads(client.get("/accounts/export/").content)
 
@@ -205,74 +187,74 @@ def reauthenticate(client):
 
 @pytest.mark.parametrize("choice", ["keep", "erase"])
 def test_deleting_an_account_needs_the_password_again_and_removes_only_that_account(
-    client, dana, erin, choice
+    client, ann, ben, choice
 ):
-    client.force_login(dana)
+    client.force_login(ann)
     reauthenticate(client)
 
     response = client.post("/accounts/delete/", {"comments": choice, "confirm": "on"})
 
     assert response.status_code == 302
-    assert not User.objects.filter(username="dana").exists()
-    assert not EmailAddress.objects.filter(email="dana@example.com").exists()
-    assert User.objects.filter(username="erin").exists()
-    assert EmailAddress.objects.filter(email="erin@example.com").exists()
+    assert not User.objects.filter(username="ann").exists()
+    assert not EmailAddress.objects.filter(email="ann@example.com").exists()
+    assert User.objects.filter(username="ben").exists()
+    assert EmailAddress.objects.filter(email="ben@example.com").exists()
     assert not client.get("/").context["user"].is_authenticated
 
 
-def test_deletion_without_confirming_changes_nothing(client, dana):
-    client.force_login(dana)
+def test_deletion_without_confirming_changes_nothing(client, ann):
+    client.force_login(ann)
     reauthenticate(client)
 
     response = client.post("/accounts/delete/", {"comments": "keep"})
 
     assert response.status_code == 200
     assert "This field is required" in response.text
-    assert User.objects.filter(username="dana").exists()
+    assert User.objects.filter(username="ann").exists()
 
 
-def test_deletion_with_a_wrong_password_is_refused(client, dana):
-    client.force_login(dana)
+def test_deletion_with_a_wrong_password_is_refused(client, ann):
+    client.force_login(ann)
     response = client.get("/accounts/delete/")
     response = client.post(response["Location"], {"password": "not-my-password"})
 
     assert response.status_code == 200
     response = client.post("/accounts/delete/", {"comments": "keep", "confirm": "on"})
     assert response["Location"].startswith("/accounts/reauthenticate/")
-    assert User.objects.filter(username="dana").exists()
+    assert User.objects.filter(username="ann").exists()
 
 
 # --- Two-factor authentication ----------------------------------------------------------
 
 
-def test_with_totp_on_sign_in_asks_for_a_code(client, dana):
+def test_with_totp_on_sign_in_asks_for_a_code(client, ann):
     secret = generate_totp_secret()
-    TOTP.activate(dana, secret)
+    TOTP.activate(ann, secret)
 
-    response = sign_in(client, dana)
+    response = sign_in(client, ann)
     assert response["Location"] == "/accounts/2fa/authenticate/"
     assert not client.get("/").context["user"].is_authenticated
 
     response = client.post("/accounts/2fa/authenticate/", {"code": current_totp(secret)})
 
     assert response.status_code == 302
-    assert client.get("/").context["user"] == dana
+    assert client.get("/").context["user"] == ann
 
 
-def test_a_recovery_code_also_passes_the_second_step(client, dana):
-    TOTP.activate(dana, generate_totp_secret())
-    codes = RecoveryCodes.activate(dana).generate_codes()
+def test_a_recovery_code_also_passes_the_second_step(client, ann):
+    TOTP.activate(ann, generate_totp_secret())
+    codes = RecoveryCodes.activate(ann).generate_codes()
 
-    sign_in(client, dana)
+    sign_in(client, ann)
     response = client.post("/accounts/2fa/authenticate/", {"code": codes[0]})
 
     assert response.status_code == 302
-    assert client.get("/").context["user"] == dana
-    assert Authenticator.objects.filter(user=dana).count() == 2
+    assert client.get("/").context["user"] == ann
+    assert Authenticator.objects.filter(user=ann).count() == 2
 
 
 def test_the_export_file_name_survives_a_non_ascii_username(client):
-    user = member("zoë")
+    user = make_member("zoë")
     client.force_login(user)
 
     response = client.get("/accounts/export/")
@@ -282,16 +264,16 @@ def test_the_export_file_name_survives_a_non_ascii_username(client):
     assert "essay-forum-zo" in response["Content-Disposition"]
 
 
-def test_a_profile_lists_the_members_visible_comments_newest_first_by_page(client, dana, section):
+def test_a_profile_lists_the_members_visible_comments_newest_first_by_page(client, ann, section):
     from forum.models import Comment
 
     for n in range(25):
-        Comment.objects.post(section=section, author=dana, body=f"Dana's comment number {n}.")
-    hidden, _ = Comment.objects.post(section=section, author=dana, body="Then deleted.")
+        Comment.objects.post(section=section, author=ann, body=f"Ann's comment number {n}.")
+    hidden, _ = Comment.objects.post(section=section, author=ann, body="Then deleted.")
     hidden.delete_by_author()
 
-    first = client.get("/people/dana/").text
-    second = client.get("/people/dana/?page=2").text
+    first = client.get("/people/ann/").text
+    second = client.get("/people/ann/?page=2").text
 
     assert "comment number 24." in first
     assert first.index("number 24.") < first.index("number 23.")
@@ -302,11 +284,11 @@ def test_a_profile_lists_the_members_visible_comments_newest_first_by_page(clien
     assert "“The DeepSeek Moment”" in first
 
 
-def test_a_profile_hides_comments_on_unpublished_essays(client, dana, section):
+def test_a_profile_hides_comments_on_unpublished_essays(client, ann, section):
     from forum.models import Comment
 
-    Comment.objects.post(section=section, author=dana, body="On a draft.")
+    Comment.objects.post(section=section, author=ann, body="On a draft.")
     section.essay.is_published = False
     section.essay.save()
 
-    assert "On a draft." not in client.get("/people/dana/").text
+    assert "On a draft." not in client.get("/people/ann/").text

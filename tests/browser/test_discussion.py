@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from forum.models import Comment
-from tests.conftest import make_member
+from tests.conftest import PASSWORD, make_member
 
 pytestmark = pytest.mark.browser
 
@@ -16,7 +16,7 @@ SECTION = "/essays/open-source-meets-open-weights/the-deepseek-moment/"
 def sign_in(page, live_url, username):
     page.goto(f"{live_url}/accounts/login/")
     page.get_by_label("Login:").fill(username)
-    page.get_by_label("Password:", exact=True).fill("a-long-password-1")
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign In", exact=True).click()
     expect(page.get_by_role("navigation", name="Account")).to_contain_text(username)
 

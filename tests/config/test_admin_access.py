@@ -6,21 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
-from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.test import override_settings
 
-from accounts.models import User
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery-staple"
-
-
-def person(username, **fields):
-    user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, **fields)
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-    return user
 
 
 def test_the_admin_sends_strangers_to_the_sites_sign_in_page(client):
@@ -33,21 +24,18 @@ def test_the_admin_sends_strangers_to_the_sites_sign_in_page(client):
     assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
 
 
-def test_the_admin_has_no_password_form_of_its_own(client):
-    sam = person("sam", is_staff=True, is_superuser=True)
-    amy = person("amy", is_staff=True)
-    client.force_login(amy)
+def test_the_admin_has_no_password_form_of_its_own(client, sam, mo):
+    client.force_login(mo)
 
     # Django's own admin login would switch to whoever's password is posted here.
     response = client.post("/admin/login/", {"username": "sam", "password": PASSWORD})
 
     assert response.status_code == 302
-    assert client.get("/").context["user"] == amy
-    assert sam.pk != amy.pk
+    assert client.get("/").context["user"] == mo
 
 
-def test_the_admins_password_change_is_allauths(client):
-    client.force_login(person("sam", is_staff=True, is_superuser=True))
+def test_the_admins_password_change_is_allauths(client, sam):
+    client.force_login(sam)
 
     response = client.get("/admin/password_change/")
 
@@ -55,8 +43,8 @@ def test_the_admins_password_change_is_allauths(client):
     assert response["Location"] == "/accounts/password/change/"
 
 
-def test_a_signed_in_reader_is_refused_at_the_admin(client):
-    client.force_login(person("reader"))
+def test_a_signed_in_reader_is_refused_at_the_admin(client, ann):
+    client.force_login(ann)
 
     response = client.get("/admin/login/")
 
@@ -64,9 +52,7 @@ def test_a_signed_in_reader_is_refused_at_the_admin(client):
     assert client.get("/admin/").status_code == 302
 
 
-def test_staff_sign_in_through_allauth_and_reach_the_admin(client):
-    person("sam", is_staff=True, is_superuser=True)
-
+def test_staff_sign_in_through_allauth_and_reach_the_admin(client, sam):
     client.post("/accounts/login/", {"login": "sam", "password": PASSWORD})
     response = client.get("/admin/")
 
@@ -75,8 +61,8 @@ def test_staff_sign_in_through_allauth_and_reach_the_admin(client):
 
 
 @override_settings(STAFF_REQUIRE_2FA=True)
-def test_when_required_staff_without_two_factor_are_sent_to_set_it_up(client):
-    client.force_login(person("sam", is_staff=True, is_superuser=True))
+def test_when_required_staff_without_two_factor_are_sent_to_set_it_up(client, sam):
+    client.force_login(sam)
 
     response = client.get("/admin/", follow=True)
 
@@ -85,8 +71,7 @@ def test_when_required_staff_without_two_factor_are_sent_to_set_it_up(client):
 
 
 @override_settings(STAFF_REQUIRE_2FA=True)
-def test_when_required_staff_with_two_factor_reach_the_admin(client):
-    sam = person("sam", is_staff=True, is_superuser=True)
+def test_when_required_staff_with_two_factor_reach_the_admin(client, sam):
     secret = generate_totp_secret()
     TOTP.activate(sam, secret)
 
@@ -101,8 +86,7 @@ def test_when_required_staff_with_two_factor_reach_the_admin(client):
 
 
 @override_settings(STAFF_REQUIRE_2FA=True)
-def test_when_required_a_session_that_skipped_the_second_factor_must_confirm_it(client):
-    sam = person("sam", is_staff=True, is_superuser=True)
+def test_when_required_a_session_that_skipped_the_second_factor_must_confirm_it(client, sam):
     client.force_login(sam)  # signed in before two-factor was set up
     TOTP.activate(sam, generate_totp_secret())
 

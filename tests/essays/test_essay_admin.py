@@ -20,9 +20,9 @@ def section_form(section, **changes):
     return data
 
 
-def test_editing_a_section_in_the_admin_updates_what_readers_see(client, staff, essay):
+def test_editing_a_section_in_the_admin_updates_what_readers_see(client, sam, essay):
     section = essay.sections.get(slug="the-deepseek-moment")
-    client.force_login(staff)
+    client.force_login(sam)
 
     response = client.post(
         reverse("admin:essays_section_change", args=[section.pk]),
@@ -37,8 +37,8 @@ def test_editing_a_section_in_the_admin_updates_what_readers_see(client, staff, 
     assert "China’s DeepSeek" not in page
 
 
-def test_sections_are_reordered_from_the_admin_list(client, staff, essay):
-    client.force_login(staff)
+def test_sections_are_reordered_from_the_admin_list(client, sam, essay):
+    client.force_login(sam)
     sections = list(essay.sections.in_order())
     data = {
         "form-TOTAL_FORMS": len(sections),
@@ -59,9 +59,9 @@ def test_sections_are_reordered_from_the_admin_list(client, staff, essay):
     assert html.index('id="the-question-that-remains-unanswered"') < html.index('id="introduction"')
 
 
-def test_the_admin_refuses_a_duplicate_section_slug_with_a_message(client, staff, essay):
+def test_the_admin_refuses_a_duplicate_section_slug_with_a_message(client, sam, essay):
     section = essay.sections.get(slug="the-deepseek-moment")
-    client.force_login(staff)
+    client.force_login(sam)
 
     response = client.post(
         reverse("admin:essays_section_change", args=[section.pk]),
@@ -73,8 +73,8 @@ def test_the_admin_refuses_a_duplicate_section_slug_with_a_message(client, staff
     assert Section.objects.filter(slug="the-deepseek-moment").exists()
 
 
-def test_the_essay_change_page_shows_its_sections_inline(client, staff, essay):
-    client.force_login(staff)
+def test_the_essay_change_page_shows_its_sections_inline(client, sam, essay):
+    client.force_login(sam)
 
     response = client.get(reverse("admin:essays_essay_change", args=[essay.pk]))
 
@@ -82,8 +82,8 @@ def test_the_essay_change_page_shows_its_sections_inline(client, staff, essay):
     assert "When the Product Is the Risk" in response.text
 
 
-def test_readers_cannot_reach_the_admin(client, alice, essay):
-    client.force_login(alice)
+def test_readers_cannot_reach_the_admin(client, ann, essay):
+    client.force_login(ann)
 
     response = client.get(reverse("admin:essays_section_changelist"))
 

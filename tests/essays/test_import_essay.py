@@ -406,11 +406,11 @@ def test_it_adds_no_bundled_essays_to_a_database_that_has_essays(tmp_path):
 
 
 def test_prune_says_what_went_with_a_deleted_section(tmp_path):
-    from accounts.models import User
     from forum.models import Comment
+    from tests.conftest import make_member
 
     run_import(write(tmp_path, SMALL_ESSAY))
-    author = User.objects.create_user("ann", "ann@example.com", "pw-long-enough-1")
+    author = make_member("ann")
     section = Section.objects.get(slug="second-thoughts")
     first, _ = Comment.objects.post(section=section, author=author, body="One")
     Comment.objects.post(section=section, author=author, body="Two", parent=first)

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from forum.models import Comment, CommentRevision, Vote
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +203,7 @@ def test_with_htmx_a_vote_returns_the_updated_control(client, ann, ben, post):
 def reauthenticated(client, user):
     client.force_login(user)
     response = client.get("/accounts/delete/")
-    client.post(response["Location"], {"password": "a-long-password-1"})
+    client.post(response["Location"], {"password": PASSWORD})
 
 
 def test_deleting_an_account_can_keep_comments_as_deleted_user(client, ann, ben, post):

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from forum.models import Comment, Vote
+from forum.models import Comment, Refused, Vote
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_a_reply_to_a_comment_deleted_at_that_moment_is_refused_cleanly(section)
     form_sees_parent = Comment.objects.get(pk=parent.pk)
     parent.delete_by_author()  # gone between the form's check and the insert
 
-    with pytest.raises(Comment.DoesNotExist):
+    with pytest.raises(Refused, match="deleted a moment ago"):
         Comment.objects.post(section=section, author=ben, body="Reply", parent=form_sees_parent)
     assert not Comment.objects.exists()
 
@@ -150,6 +150,6 @@ def test_a_vote_on_a_comment_deleted_at_that_moment_is_refused_cleanly(section):
     stale = Comment.objects.get(pk=comment.pk)
     comment.delete_by_author()
 
-    with pytest.raises(Comment.DoesNotExist):
+    with pytest.raises(Refused, match="deleted a moment ago"):
         Vote.objects.cast(ben, stale)
     assert not Vote.objects.exists()

@@ -70,12 +70,12 @@ def test_deep_threads_continue_on_a_page_of_their_own(client, section, ann, ben,
     ],
 )
 def test_threads_sort_by_the_choice_in_the_url(
-    client, section, ann, ben, cal, post, sort, expected
+    client, section, ann, ben, dan, post, sort, expected
 ):
     from forum.models import Vote
 
     comments = {name: post(ann, name) for name in "abc"}
-    for voter in (ben, cal):
+    for voter in (ben, dan):
         Vote.objects.cast(voter, comments["b"])
     Vote.objects.cast(ben, comments["c"])
 

@@ -21,9 +21,9 @@ def act(client, action, comments, url=CHANGELIST, **extra):
 
 
 @pytest.fixture
-def signed_in_mod(client, mod):
-    client.force_login(mod)
-    return mod
+def signed_in_mod(client, mo):
+    client.force_login(mo)
+    return mo
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_the_comment_page_shows_thread_context_history_and_reports(
 ):
     parent = post(ben, "The parent says this")
     comment = post(ann, "First version", parent=parent)
-    comment.edit("Second version")
+    comment.edit("Second version", by=comment.author)
     post(ben, "A reply below", parent=comment)
     Report.file(comment, ben, "harassment", "rude")
 

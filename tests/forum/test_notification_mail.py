@@ -215,8 +215,8 @@ def test_a_mail_is_never_sent_twice_for_the_same_event(smtp, reply, ann):
     assert len(smtp.messages) == 1
 
 
-def test_a_mail_whose_comment_was_hidden_meanwhile_is_not_sent(smtp, reply, ann, mod):
-    reply.moderate(mod, "spam")
+def test_a_mail_whose_comment_was_hidden_meanwhile_is_not_sent(smtp, reply, ann, mo):
+    reply.moderate(mo, "spam")
 
     run_worker()
 
@@ -243,9 +243,9 @@ def test_mail_goes_only_to_a_verified_address(smtp, reply, ann):
     assert "no verified email address" in ann_notice(ann).email_error
 
 
-def test_removal_mail_gives_the_moderators_reason(smtp, post, ann, mod):
+def test_removal_mail_gives_the_moderators_reason(smtp, post, ann, mo):
     comment = post(ann, "Something rude")
-    comment.moderate(mod, "remove", "Please keep it civil.")
+    comment.moderate(mo, "remove", "Please keep it civil.")
 
     run_worker()
 

@@ -67,9 +67,9 @@ def test_nobody_opens_another_persons_notification(client, answered, ann, ben):
     assert notice.read_at is None
 
 
-def test_a_notification_about_a_comment_hidden_since_says_so(client, answered, ann, mod):
+def test_a_notification_about_a_comment_hidden_since_says_so(client, answered, ann, mo):
     notice = Notification.objects.get(recipient=ann)
-    answered.moderate(mod, "remove", "Off-topic")
+    answered.moderate(mo, "remove", "Off-topic")
     client.force_login(ann)
 
     response = client.get(f"/notifications/{notice.pk}/", follow=True)
@@ -182,9 +182,9 @@ def test_a_comment_posted_with_htmx_shows_it_is_followed(client, section, ann):
     assert re.search(r'name="follow" value="0">\s*<button[^>]*aria-pressed="true"', response.text)
 
 
-def test_hidden_comments_cannot_be_followed(client, post, ann, dan, mod):
+def test_hidden_comments_cannot_be_followed(client, post, ann, dan, mo):
     comment = post(ann, "Removed")
-    comment.moderate(mod, "remove")
+    comment.moderate(mo, "remove")
     client.force_login(dan)
 
     response = client.post(f"/comments/{comment.pk}/follow/", {"follow": "1"})
@@ -229,15 +229,15 @@ def test_members_choose_their_emails_and_only_moderators_see_the_review_choice(c
 
 
 def test_operators_see_mail_delivery_in_the_admin_and_moderators_do_not(
-    client, answered, staff, mod, settings
+    client, answered, sam, mo, settings
 ):
     url = f"/{settings.ADMIN_URL}forum/notification/"
-    client.force_login(staff)
+    client.force_login(sam)
     listing = client.get(url + "?email_state__exact=queued")
     assert listing.status_code == 200
     assert "waiting to be sent" in listing.text
 
-    client.force_login(mod)
+    client.force_login(mo)
     assert client.get(url).status_code == 403
 
 

@@ -8,6 +8,7 @@ from forum.models import (
     Comment,
     ModerationPolicy,
     Notification,
+    Refused,
     Report,
     Subscription,
 )
@@ -126,45 +127,45 @@ def test_a_subscription_names_a_section_or_a_thread_never_both(post, section, da
         Subscription.objects.create(user=dan)
 
 
-def test_comments_in_a_draft_essay_reach_only_staff(post, section, ann, dan, staff):
+def test_comments_in_a_draft_essay_reach_only_staff(post, section, ann, dan, sam):
     section.essay.is_published = False
     section.essay.save()
     Subscription.objects.follow(dan, section=section)
-    Subscription.objects.follow(staff, section=section)
+    Subscription.objects.follow(sam, section=section)
 
     post(ann, "Draft talk")
 
     assert told(dan) == []
-    assert told(staff) == [(Kind.SECTION, "Draft talk")]
+    assert told(sam) == [(Kind.SECTION, "Draft talk")]
 
 
 # --- Hidden comments and bans ---------------------------------------------------------
 
 
 def test_pending_comments_tell_nobody_until_approved_and_then_once(
-    post, ann, ben, mod, premoderate_all
+    post, ann, ben, mo, premoderate_all
 ):
     question = post(ann, "Question")
-    question.moderate(mod, "approve")  # held, like every comment, then approved
+    question.moderate(mo, "approve")  # held, like every comment, then approved
     Notification.objects.all().delete()
 
     answer = post(ben, "Held answer", parent=question)
     assert answer.status == Comment.Status.PENDING
     assert told(ann) == []
 
-    answer.moderate(mod, "approve")
+    answer.moderate(mo, "approve")
     assert told(ann) == [(Kind.REPLY, "Held answer")]
-    answer.moderate(mod, "remove", "Off-topic")
-    answer.moderate(mod, "restore")
+    answer.moderate(mo, "remove", "Off-topic")
+    answer.moderate(mo, "restore")
     assert Notification.objects.filter(recipient=ann).count() == 1
 
 
-def test_a_comment_hidden_after_it_notified_leaves_the_bell(client, post, ann, ben, mod):
+def test_a_comment_hidden_after_it_notified_leaves_the_bell(client, post, ann, ben, mo):
     question = post(ann, "Question")
     answer = post(ben, "Spammy answer", parent=question)
     assert told(ann) == [(Kind.REPLY, "Spammy answer")]
 
-    answer.moderate(mod, "spam")
+    answer.moderate(mo, "spam")
 
     assert told(ann) == []
     client.force_login(ann)
@@ -182,9 +183,9 @@ def test_a_deleted_comment_takes_its_notifications_with_it(post, ann, ben):
     assert not Notification.objects.filter(recipient=ann).exists()
 
 
-def test_nobody_under_a_ban_is_told_anything(post, section, ann, ben, mod):
+def test_nobody_under_a_ban_is_told_anything(post, section, ann, ben, mo):
     question = post(ann, "Question")
-    Ban.objects.create(user=ann, reason="Cooling off", created_by=mod)
+    Ban.objects.create(user=ann, reason="Cooling off", created_by=mo)
 
     post(ben, "Answer", parent=question)
 
@@ -192,22 +193,22 @@ def test_nobody_under_a_ban_is_told_anything(post, section, ann, ben, mod):
 
 
 def test_a_banned_authors_comment_tells_nobody_even_when_approved(
-    post, ann, ben, mod, premoderate_all
+    post, ann, ben, mo, premoderate_all
 ):
     question = post(ann, "Question")
-    question.moderate(mod, "approve")
+    question.moderate(mo, "approve")
     answer = post(ben, "Held", parent=question)
-    Ban.objects.create(user=ben, reason="Spam", created_by=mod)
+    Ban.objects.create(user=ben, reason="Spam", created_by=mo)
 
-    answer.moderate(mod, "approve")
+    answer.moderate(mo, "approve")
 
     assert told(ann) == []
 
 
-def test_an_expired_ban_no_longer_silences(post, ann, ben, mod):
+def test_an_expired_ban_no_longer_silences(post, ann, ben, mo):
     question = post(ann, "Question")
     Ban.objects.create(
-        user=ann, created_by=mod, until=timezone.now() - timezone.timedelta(minutes=1)
+        user=ann, created_by=mo, until=timezone.now() - timezone.timedelta(minutes=1)
     )
 
     post(ben, "Answer", parent=question)
@@ -218,23 +219,23 @@ def test_an_expired_ban_no_longer_silences(post, ann, ben, mod):
 # --- Moderation -----------------------------------------------------------------------
 
 
-def test_authors_are_told_when_a_moderator_removes_their_comment(post, ann, mod):
+def test_authors_are_told_when_a_moderator_removes_their_comment(post, ann, mo):
     comment = post(ann, "Rude words")
 
-    comment.moderate(mod, "remove", "Please keep it civil.")
+    comment.moderate(mo, "remove", "Please keep it civil.")
 
     assert told(ann) == [(Kind.REMOVED, "Rude words")]
     assert Notification.objects.get(recipient=ann).email_state == Email.QUEUED
-    comment.moderate(mod, "restore")
+    comment.moderate(mo, "restore")
     assert told(ann) == []  # it is back: the notice no longer applies
 
 
-def test_no_removal_notice_for_spam_or_when_the_policy_keeps_it_quiet(post, ann, ben, mod):
-    post(ann, "Buy now").moderate(mod, "spam")
+def test_no_removal_notice_for_spam_or_when_the_policy_keeps_it_quiet(post, ann, ben, mo):
+    post(ann, "Buy now").moderate(mo, "spam")
     policy = ModerationPolicy.current()
     policy.tell_authors_about_removals = False
     policy.save()
-    post(ben, "Rude").moderate(mod, "remove", "No")
+    post(ben, "Rude").moderate(mo, "remove", "No")
 
     assert not Notification.objects.exists()
 
@@ -259,13 +260,11 @@ def test_the_first_report_puts_a_comment_in_the_queue_and_tells_moderators_once(
     assert told(eager) == [(Kind.REVIEW, "Questionable")]
 
 
-def test_a_review_notice_goes_once_the_comment_is_dealt_with(
-    post, ann, mod, eager, premoderate_all
-):
+def test_a_review_notice_goes_once_the_comment_is_dealt_with(post, ann, mo, eager, premoderate_all):
     held = post(ann, "Held")
     assert told(eager) == [(Kind.REVIEW, "Held")]
 
-    held.moderate(mod, "approve")
+    held.moderate(mo, "approve")
 
     assert told(eager) == []
 
@@ -302,13 +301,14 @@ def test_mail_is_enqueued_after_commit(post, ann, ben, django_capture_on_commit_
 # --- Found in review: edges of the rules ------------------------------------------------
 
 
-def test_replies_to_a_deleted_comment_do_not_reach_its_former_author(post, ann, ben, dan):
+def test_a_deleted_comment_is_not_answered_and_its_former_author_hears_no_more(post, ann, ben, dan):
     question = post(ann, "Question")
     post(dan, "Keeps the thread alive", parent=question)
     question.delete_by_author()
     assert not Subscription.objects.filter(user=ann).exists()  # she stopped following
 
-    post(ben, "Answer to a deleted comment", parent=question)
+    with pytest.raises(Refused, match="Only published comments can be answered"):
+        post(ben, "Answer to a deleted comment", parent=question)
 
     assert told(ann) == [(Kind.REPLY, "Keeps the thread alive")]  # from before
 
@@ -325,11 +325,11 @@ def test_moderators_are_not_told_of_their_own_acts(post, section, ann, ben, eage
     assert told(eager) == []
 
 
-def test_a_banned_author_gets_no_removal_notice(post, ann, mod):
+def test_a_banned_author_gets_no_removal_notice(post, ann, mo):
     comment = post(ann, "Spam-ish")
-    Ban.objects.create(user=ann, reason="Spam", created_by=mod)
+    Ban.objects.create(user=ann, reason="Spam", created_by=mo)
 
-    comment.moderate(mod, "remove", "Spam")
+    comment.moderate(mo, "remove", "Spam")
 
     assert not Notification.objects.filter(recipient=ann).exists()
 
@@ -357,11 +357,11 @@ def test_a_moderator_who_steps_down_no_longer_sees_review_notices(
     assert told(eager) == []
 
 
-def test_a_comment_back_in_the_queue_is_news_again(post, ann, ben, dan, mod, eager):
+def test_a_comment_back_in_the_queue_is_news_again(post, ann, ben, dan, mo, eager):
     comment = post(ann, "Contested")
     Report.file(comment, ben, Report.Reason.SPAM)
     Notification.objects.filter(recipient=eager).mark_read()
-    comment.reports.update(resolved_at=timezone.now(), resolved_by=mod)
+    comment.reports.update(resolved_at=timezone.now(), resolved_by=mo)
 
     Report.file(comment, dan, Report.Reason.SPAM)
 

@@ -112,7 +112,7 @@ def test_a_section_is_only_found_under_its_own_essay(client, essay):
     assert client.get(section_url(other, "elsewhere")).status_code == 200
 
 
-def test_unpublished_essays_are_hidden_from_readers_and_shown_to_staff(client, essay, staff):
+def test_unpublished_essays_are_hidden_from_readers_and_shown_to_staff(client, essay, sam):
     essay.is_published = False
     essay.save()
 
@@ -120,7 +120,7 @@ def test_unpublished_essays_are_hidden_from_readers_and_shown_to_staff(client, e
     assert client.get(section_url(essay, "introduction")).status_code == 404
     assert "Open Source Meets Open Weights" not in client.get("/").text
 
-    client.force_login(staff)
+    client.force_login(sam)
     response = client.get(essay_url(essay))
     assert response.status_code == 200
     assert "Draft, visible to staff only" in response.text
