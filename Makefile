@@ -25,7 +25,7 @@ run: install
 	@echo "  For the admin at http://$(HOST):$(PORT)/admin/, create an account first: make superuser"
 	@echo "  A background worker sends notification mail (printed here, see EMAIL_URL)."
 	@echo
-	@$(DEV_ENV) $(BIN)/python manage.py db_worker --interval 2 & worker=$$!; \
+	@$(DEV_ENV) $(BIN)/python manage.py mail_worker --interval 2 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 

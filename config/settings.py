@@ -119,7 +119,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "django_htmx",
-    "django_tasks_db",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -254,12 +253,6 @@ if _site.scheme not in ("http", "https") or not _site.netloc or _site.path or _s
     raise ImproperlyConfigured(
         f"SITE_URL must be like https://forum.example.org, without a path (got {SITE_URL!r})."
     )
-
-# --- Background tasks (mail) ---------------------------------------------------------
-
-# Mail leaves through Django's Tasks framework with a queue in the database, worked by
-# `manage.py db_worker` (the worker service in docker compose; `make run` starts one).
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # --- Accounts (django-allauth) ------------------------------------------------------
 

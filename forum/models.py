@@ -1,5 +1,6 @@
 import math
 import time
+from dataclasses import dataclass
 from functools import cached_property
 
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -1025,35 +1026,53 @@ class NotificationQuerySet(models.QuerySet):
         earlier = self.filter(comment=comment, kind=Kind.REVIEW, recipient__in=moderators)
         again = list(earlier.filter(read_at__isnull=False).values_list("pk", flat=True))
         if again:
-            earlier.filter(pk__in=again).update(
-                read_at=None, created_at=timezone.now(), email_state=Notification.Email.QUEUED
+            now = timezone.now()
+            earlier.filter(pk__in=again).update(read_at=None, created_at=now)
+            # Mailed again too, to those who want review mail (the row is the outbox).
+            earlier.filter(pk__in=again, recipient__email_on_review=True).update(
+                email_state=Notification.Email.QUEUED, email_due_at=now
             )
-            transaction.on_commit(lambda: _enqueue_emails(again), robust=True)
         told = set(earlier.values_list("recipient", flat=True))
         return self._create(comment, [(u, Kind.REVIEW) for u in moderators if u.pk not in told])
 
     def _create(self, comment, recipients) -> list["Notification"]:
         # The caller holds the comment's row lock (a new comment, moderate(), a report),
         # so two requests never tell the same person about the same comment at once.
-        notifications = self.bulk_create(
+        # A notice to be mailed is queued in the same transaction: the row is the
+        # outbox that `manage.py mail_worker` works through, so no mail is lost
+        # between a commit and an enqueue, and none is sent for a rolled-back comment.
+        now = timezone.now()
+        return self.bulk_create(
             Notification(
                 recipient=user,
                 comment=comment,
                 kind=kind,
-                email_state=(
-                    Notification.Email.QUEUED
-                    if getattr(user, Notification.EMAIL_PREFERENCE[kind])
-                    else Notification.Email.NONE
+                created_at=now,
+                **(
+                    {"email_state": Notification.Email.QUEUED, "email_due_at": now}
+                    if getattr(user, Notification.KINDS[kind].preference)
+                    else {}
                 ),
             )
             for user, kind in recipients
         )
-        to_email = [n.pk for n in notifications if n.email_state == Notification.Email.QUEUED]
-        if to_email:
-            # Only once the comment is really there: a worker must never find a
-            # notification whose transaction was rolled back.
-            transaction.on_commit(lambda: _enqueue_emails(to_email), robust=True)
-        return notifications
+
+    @transaction.atomic
+    def claim_mail(self, limit: int) -> list[int]:
+        """Take up to `limit` notifications whose mail is due, for one worker: each is
+        marked SENDING (one more attempt) in this transaction, which commits before
+        anything is sent, so a mail goes out at most once. Rows another worker holds
+        are skipped, not waited for (SKIP LOCKED; SQLite has one writer anyway)."""
+        due = list(
+            self.select_for_update(skip_locked=True)
+            .filter(email_state=Notification.Email.QUEUED, email_due_at__lte=timezone.now())
+            .order_by("email_due_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        self.filter(pk__in=due).update(
+            email_state=Notification.Email.SENDING, email_attempts=F("email_attempts") + 1
+        )
+        return due
 
 
 def _may_be_told(users):
@@ -1063,11 +1082,17 @@ def _may_be_told(users):
     )
 
 
-def _enqueue_emails(notification_ids: list[int]) -> None:
-    from forum.tasks import send_notification_email
+@dataclass(frozen=True)
+class NotificationKind:
+    """Everything that differs between kinds of notification, in one row."""
 
-    for pk in notification_ids:
-        send_notification_email.enqueue(pk)
+    preference: str  # the User field that says whether this kind is also emailed
+    sentence: str  # the bell's line and the mail's subject ({who}, {section})
+    stop_offer: str  # the mail's unsubscribe link, in words
+    stop_question: str  # what the unsubscribe page asks
+    stop_done: str  # and says once done
+    # What unsubscribing stops: the preference, or following the section or thread.
+    stops: str = "preference"
 
 
 class Notification(models.Model):
@@ -1086,13 +1111,47 @@ class Notification(models.Model):
         REVIEW = "review", "a comment waits for review"
 
     DISCUSSION = (Kind.REPLY, Kind.THREAD, Kind.SECTION)
-    # The preference that decides whether each kind is also emailed.
-    EMAIL_PREFERENCE = {
-        Kind.REPLY: "email_on_reply",
-        Kind.THREAD: "email_on_follow",
-        Kind.SECTION: "email_on_follow",
-        Kind.REMOVED: "email_on_moderation",
-        Kind.REVIEW: "email_on_review",
+    KINDS = {
+        Kind.REPLY: NotificationKind(
+            preference="email_on_reply",
+            sentence="{who} replied to your comment on “{section}”",
+            stop_offer="Stop emails about replies to your comments",
+            stop_question="Stop emails about replies to your comments?",
+            stop_done="You will no longer get emails about replies to your comments. They "
+            "still show under Notifications.",
+        ),
+        Kind.THREAD: NotificationKind(
+            preference="email_on_follow",
+            sentence="{who} replied in a thread you follow on “{section}”",
+            stop_offer="Stop following this thread",
+            stop_question="Stop following this thread?",
+            stop_done="You no longer follow this thread: no more notifications or emails about it.",
+            stops="thread",
+        ),
+        Kind.SECTION: NotificationKind(
+            preference="email_on_follow",
+            sentence="{who} commented on “{section}”, which you follow",
+            stop_offer="Stop following this section",
+            stop_question="Stop following this section?",
+            stop_done="You no longer follow this section: no more notifications or emails "
+            "about it.",
+            stops="section",
+        ),
+        Kind.REMOVED: NotificationKind(
+            preference="email_on_moderation",
+            sentence="A moderator removed your comment on “{section}”",
+            stop_offer="Stop emails about removed comments",
+            stop_question="Stop emails when a moderator removes one of your comments?",
+            stop_done="You will no longer get emails about removed comments. You are still "
+            "told under Notifications.",
+        ),
+        Kind.REVIEW: NotificationKind(
+            preference="email_on_review",
+            sentence="A comment on “{section}” waits for review",
+            stop_offer="Stop emails about the review queue",
+            stop_question="Stop emails when comments wait for review?",
+            stop_done="You will no longer get emails about the review queue.",
+        ),
     }
 
     class Email(models.TextChoices):
@@ -1112,12 +1171,22 @@ class Notification(models.Model):
     email_attempts = models.PositiveSmallIntegerField(default=0)
     email_error = models.TextField(blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # When the mail is due: now when queued, later after a failure (back-off).
+    email_due_at = models.DateTimeField(null=True, blank=True)
 
     objects = NotificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["recipient", "read_at"])]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            # The outbox: only queued mail is ever looked for by due time.
+            models.Index(
+                fields=["email_due_at"],
+                condition=Q(email_state="queued"),
+                name="notification_mail_due",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "comment", "kind"], name="one_notification_per_event"
@@ -1129,6 +1198,15 @@ class Notification(models.Model):
 
     def get_absolute_url(self):
         return reverse("notification", args=[self.pk])
+
+    @property
+    def sentence(self) -> str:
+        """What happened, in a line: the bell's text and the mail's subject."""
+        comment = self.comment
+        return self.KINDS[self.kind].sentence.format(
+            who=comment.author.public_name if comment.author else "Someone",
+            section=Truncator(comment.section.heading).chars(80),
+        )
 
     @classmethod
     def personal_data(cls, user) -> dict[str, list]:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from forum import notifications as mail
 from forum.comment_views import allow, fragment, get_comment
-from forum.models import Act, Comment, Participation, Subscription
+from forum.models import Act, Comment, Notification, Participation, Subscription
 from forum.views import visible_section
 
 NOTIFICATIONS_PAGE_SIZE = 30
@@ -25,8 +25,6 @@ def notification_list(request):
         .order_by("-created_at", "-pk")
     )
     page = Paginator(shown, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
-    for notification in page.object_list:
-        notification.sentence = mail.sentence(notification)
     following = (
         Subscription.objects.shown(request.user)
         .select_related("section__essay", "thread__section__essay")
@@ -123,8 +121,8 @@ def unsubscribe(request, token):
     except mail.BadToken:
         context = {"error": "This unsubscribe link is not valid. It may have been cut short."}
         return render(request, "forum/unsubscribe.html", context, status=400)
-    _, question, done_text = mail.UNSUBSCRIBE[data["k"]]
-    context = {"question": question, "done_text": done_text, "done": False}
+    kind = Notification.KINDS[data["k"]]
+    context = {"question": kind.stop_question, "done_text": kind.stop_done, "done": False}
     if request.method == "POST":
         mail.unsubscribe(data)
         context["done"] = True

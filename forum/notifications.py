@@ -1,12 +1,14 @@
 """Notification emails: what they say, how they are sent, and one-click unsubscribe.
 
 Who is told about what is decided in `forum.models` (`Notification.objects`), inside the
-transaction that changed the discussion. This module runs later, in the background
-worker (`forum.tasks`), once per queued notification.
+transaction that changed the discussion; a notice to be mailed is queued right there,
+in its own row (`email_state`, `email_due_at`): the notifications table is the outbox.
+`manage.py mail_worker` works through it with `send_due_mail()`.
 
-A mail is sent at most once: the worker moves the notification from QUEUED to SENDING
-in its own committed transaction before it talks to the mail server, and only a
-failure the mail server reported puts it back in the queue (later, with back-off).
+A mail is sent at most once: a worker claims notifications by moving them from QUEUED
+to SENDING in a transaction that commits before it talks to the mail server (several
+workers skip each other's rows), and only a failure the mail server reported puts one
+back in the queue, due later (back-off).
 """
 
 import email.policy
@@ -19,14 +21,14 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 
 from accounts.adapters import text_to_html
-from forum.models import Ban, Comment, Notification, Subscription, User
+from accounts.models import Ban, User
+from forum.models import Comment, Notification, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -42,33 +44,36 @@ UNSUBSCRIBE_SALT = "forum.notifications.unsubscribe"
 # --- Sending ---------------------------------------------------------------------------
 
 
+def send_due_mail(limit: int = 20) -> dict[str, int]:
+    """Claim up to `limit` due notifications and mail each: what happened, counted
+    ("sent", "retry", "failed", "skipped")."""
+    outcomes: dict[str, int] = {}
+    for notification_id in Notification.objects.claim_mail(limit):
+        outcome = deliver(notification_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
 def deliver(notification_id: int) -> str:
-    """Send the email of one notification if it is still wanted. Returns what happened:
-    "sent", "retry", "failed", "skipped", or the state it was already in."""
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("recipient", "comment__section__essay", "comment__author")
-            .filter(pk=notification_id)
-            .first()
+    """Mail one claimed notification (SENDING) if it is still wanted. Returns what
+    happened: "sent", "retry", "failed", "skipped", or "gone"."""
+    notification = (
+        Notification.objects.select_related(
+            "recipient", "comment__section__essay", "comment__author"
         )
-        if notification is None:
-            return "gone"  # its comment or its recipient was deleted since
-        if notification.email_state != Email.QUEUED:
-            return notification.email_state  # sent, being sent, or given up: never twice
-        address, refusal = recipient_address(notification)
-        if refusal:
-            notification.email_state, notification.email_error = Email.SKIPPED, refusal
-            notification.save(update_fields=["email_state", "email_error"])
-            return "skipped"
-        # Built before anything is marked: a mistake here fails loudly and leaves the
-        # notification queued, instead of stuck as "sending".
-        message = build_message(notification, address)
-        notification.email_state = Email.SENDING
-        notification.email_attempts += 1
-        notification.save(update_fields=["email_state", "email_attempts"])
+        .filter(pk=notification_id, email_state=Email.SENDING)
+        .first()
+    )
+    if notification is None:
+        return "gone"  # deleted since (its comment or its recipient went)
+    address, refusal = recipient_address(notification)
+    if refusal:
+        Notification.objects.filter(pk=notification.pk).update(
+            email_state=Email.SKIPPED, email_error=refusal
+        )
+        return "skipped"
     try:
-        message.send()
+        build_message(notification, address).send()
     except Exception as error:
         return _failed(notification, error)
     Notification.objects.filter(pk=notification.pk).update(
@@ -90,8 +95,6 @@ def is_temporary(error: Exception) -> bool:
 def _failed(notification, error: Exception) -> str:
     """Sending failed: try again later, or give up (a permanent refusal, an unexpected
     error, or MAX_ATTEMPTS reached). The notification stays on the site either way."""
-    from forum.tasks import send_notification_email
-
     message = f"{type(error).__name__}: {error}"[:1000]
     attempts = notification.email_attempts
     if attempts >= MAX_ATTEMPTS or not is_temporary(error):
@@ -105,14 +108,11 @@ def _failed(notification, error: Exception) -> str:
         "Email of notification %s failed (attempt %s), next try in %s s: %s",
         *(notification.pk, attempts, delay, message),
     )
-    with transaction.atomic():
-        Notification.objects.filter(pk=notification.pk).update(
-            email_state=Email.QUEUED, email_error=message
-        )
-        run_after = timezone.now() + timedelta(seconds=delay)
-        transaction.on_commit(
-            lambda: send_notification_email.using(run_after=run_after).enqueue(notification.pk)
-        )
+    Notification.objects.filter(pk=notification.pk).update(
+        email_state=Email.QUEUED,
+        email_error=message,
+        email_due_at=timezone.now() + timedelta(seconds=delay),
+    )
     return "retry"
 
 
@@ -123,7 +123,7 @@ def recipient_address(notification) -> tuple[str, str]:
     person, comment, kind = notification.recipient, notification.comment, notification.kind
     if not person.is_active:
         return "", "the account is inactive"
-    if not getattr(person, Notification.EMAIL_PREFERENCE[kind]):
+    if not getattr(person, Notification.KINDS[kind].preference):
         return "", "the recipient switched these emails off"
     if not Notification.objects.shown(person).filter(pk=notification.pk).exists():
         return "", "the comment is no longer visible to the recipient"
@@ -152,20 +152,6 @@ def absolute(path: str) -> str:
     return settings.SITE_URL + path
 
 
-def sentence(notification) -> str:
-    """What happened, in a line: the bell's text and the mail's subject."""
-    comment = notification.comment
-    who = comment.author.public_name if comment.author else "Someone"
-    section = Truncator(comment.section.heading).chars(80)
-    return {
-        Kind.REPLY: f"{who} replied to your comment on “{section}”",
-        Kind.THREAD: f"{who} replied in a thread you follow on “{section}”",
-        Kind.SECTION: f"{who} commented on “{section}”, which you follow",
-        Kind.REMOVED: f"A moderator removed your comment on “{section}”",
-        Kind.REVIEW: f"A comment on “{section}” waits for review",
-    }[notification.kind]
-
-
 class NotificationEmail(EmailMultiAlternatives):
     """Python folds a header longer than 78 characters that has no spaces in it
     (List-Unsubscribe's <URL>) into RFC 2047 encoded words, which mail programs do not
@@ -187,12 +173,12 @@ def build_message(notification, address: str) -> EmailMultiAlternatives:
         "excerpt": Truncator(comment.body).chars(600),
         "link": link,
         "unsubscribe_url": unsubscribe,
-        "unsubscribe_offer": UNSUBSCRIBE[notification.kind][0],
+        "unsubscribe_offer": Notification.KINDS[notification.kind].stop_offer,
         "settings_url": absolute(reverse("account_settings")),
         "site_name": settings.SITE_NAME,
     }
     text = render_to_string("emails/notification.txt", context)
-    title = sentence(notification)
+    title = notification.sentence
     html = render_to_string(
         "emails/wrapper.html",
         {
@@ -223,46 +209,15 @@ def build_message(notification, address: str) -> EmailMultiAlternatives:
 
 # --- Unsubscribing --------------------------------------------------------------------
 
-# For each kind: what the mail's footer offers, what the unsubscribe page asks, and
-# what it says once done.
-UNSUBSCRIBE = {
-    Kind.REPLY: (
-        "Stop emails about replies to your comments",
-        "Stop emails about replies to your comments?",
-        "You will no longer get emails about replies to your comments. They still show "
-        "under Notifications.",
-    ),
-    Kind.THREAD: (
-        "Stop following this thread",
-        "Stop following this thread?",
-        "You no longer follow this thread: no more notifications or emails about it.",
-    ),
-    Kind.SECTION: (
-        "Stop following this section",
-        "Stop following this section?",
-        "You no longer follow this section: no more notifications or emails about it.",
-    ),
-    Kind.REMOVED: (
-        "Stop emails about removed comments",
-        "Stop emails when a moderator removes one of your comments?",
-        "You will no longer get emails about removed comments. You are still told under "
-        "Notifications.",
-    ),
-    Kind.REVIEW: (
-        "Stop emails about the review queue",
-        "Stop emails when comments wait for review?",
-        "You will no longer get emails about the review queue.",
-    ),
-}
-
 
 def unsubscribe_token(notification) -> str:
     """A signed token naming what the recipient stops: a preference, a section, or the
     threads above a comment. It never expires and needs no session."""
     data = {"u": notification.recipient_id, "k": notification.kind}
-    if notification.kind == Kind.SECTION:
+    stops = Notification.KINDS[notification.kind].stops
+    if stops == "section":
         data["s"] = notification.comment.section_id
-    elif notification.kind == Kind.THREAD:
+    elif stops == "thread":
         data["c"] = notification.comment_id
     return signing.dumps(data, salt=UNSUBSCRIBE_SALT, compress=True)
 
@@ -287,15 +242,14 @@ def unsubscribe(data: dict) -> None:
     person = User.objects.filter(pk=data.get("u")).first()
     if person is None:
         return
-    kind = data["k"]
-    if kind == Kind.SECTION:
+    kind = Notification.KINDS[data["k"]]
+    if kind.stops == "section":
         Subscription.objects.filter(user=person, section=data.get("s")).delete()
-    elif kind == Kind.THREAD:
+    elif kind.stops == "thread":
         comment = Comment.objects.filter(pk=data.get("c")).only("path").first()
         if comment is not None:  # the threads above the comment the mail was about
             threads = comment.ancestor_ids()
             Subscription.objects.filter(user=person, thread__in=threads).delete()
     else:
-        preference = Notification.EMAIL_PREFERENCE[kind]
-        setattr(person, preference, False)
-        person.save(update_fields=[preference])
+        setattr(person, kind.preference, False)
+        person.save(update_fields=[kind.preference])

@@ -1,6 +1,7 @@
-"""Notification mail: sent by the real background worker (`manage.py db_worker`, the
-database queue of django-tasks-db) to a real SMTP server on 127.0.0.1, retried with
-back-off when that server fails, never sent twice, and stoppable with one click."""
+"""Notification mail: sent by the real background worker (`manage.py mail_worker`, which
+works through the notifications table, the outbox) to a real SMTP server on 127.0.0.1,
+retried with back-off when that server fails, never sent twice, and stoppable with one
+click."""
 
 import email
 import email.policy
@@ -13,11 +14,10 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from forum import notifications
 from forum.models import Comment, Notification, Subscription
-from forum.tasks import send_notification_email
+from tests.conftest import make_member
 
 # The worker commits for real, so these tests run outside a test transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,12 +85,17 @@ def smtp(settings):
 
 def run_worker():
     """The worker as production runs it, until nothing is due."""
-    call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+    call_command("mail_worker", once=True, verbosity=0)
 
 
 def time_passes():
-    """Make every delayed task due now, as if its back-off had elapsed."""
-    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    """Make every delayed mail due now, as if its back-off had elapsed."""
+    Notification.objects.filter(email_state=Email.QUEUED).update(email_due_at=timezone.now())
+
+
+def due_in(notice) -> timedelta:
+    notice.refresh_from_db()
+    return notice.email_due_at - timezone.now()
 
 
 @pytest.fixture
@@ -130,7 +135,7 @@ def test_the_worker_mails_a_reply_with_text_html_permalink_and_unsubscribe(smtp,
     assert message["Message-ID"] == f"<notification-{notice.pk}@forum.example.org>"
 
 
-def test_a_reply_rolled_back_enqueues_nothing(smtp, post, ann, ben):
+def test_a_reply_rolled_back_queues_nothing(smtp, post, ann, ben):
     question = post(ann, "Question")
 
     def failing_request():
@@ -143,8 +148,7 @@ def test_a_reply_rolled_back_enqueues_nothing(smtp, post, ann, ben):
 
     run_worker()
 
-    assert not Notification.objects.filter(recipient=ann).exists()
-    assert not DBTaskResult.objects.exists()
+    assert not Notification.objects.filter(recipient=ann).exists()  # the outbox rolled back too
     assert smtp.messages == []
 
 
@@ -155,8 +159,7 @@ def test_a_refusing_server_is_retried_with_back_off_and_nothing_is_lost(smtp, re
     notice = ann_notice(ann)
     assert (notice.email_state, notice.email_attempts) == (Email.QUEUED, 1)
     assert "451" in notice.email_error
-    retry = DBTaskResult.objects.get(status="READY")
-    assert retry.run_after - timezone.now() > timedelta(seconds=50)  # a minute's back-off
+    assert due_in(notice) > timedelta(seconds=50)  # a minute's back-off
     assert Comment.objects.filter(pk=reply.pk).exists()
 
     run_worker()  # not yet due: nothing happens
@@ -164,8 +167,7 @@ def test_a_refusing_server_is_retried_with_back_off_and_nothing_is_lost(smtp, re
 
     time_passes()
     run_worker()  # second attempt: refused again, five minutes' wait
-    retry = DBTaskResult.objects.get(status="READY")
-    assert retry.run_after - timezone.now() > timedelta(seconds=280)
+    assert due_in(notice) > timedelta(seconds=280)
 
     time_passes()
     run_worker()  # third attempt: delivered
@@ -197,19 +199,19 @@ def test_after_the_last_attempt_the_mail_fails_but_the_notification_stays(smtp, 
     notice = ann_notice(ann)
     assert (notice.email_state, notice.email_attempts) == (Email.FAILED, 6)
     assert smtp.messages == []
-    assert not DBTaskResult.objects.filter(status="READY").exists()
+    assert not Notification.objects.filter(email_state=Email.QUEUED).exists()
     client.force_login(ann)
     assert "replied to your comment" in client.get("/notifications/").text
 
 
 def test_a_mail_is_never_sent_twice_for_the_same_event(smtp, reply, ann):
     notice = ann_notice(ann)
-    # The same task replayed (a second enqueue, a second worker) ...
-    send_notification_email.enqueue(notice.pk)
-    send_notification_email.enqueue(notice.pk)
     run_worker()
-    # ... and again after it was sent.
-    send_notification_email.enqueue(notice.pk)
+    run_worker()
+    # A worker that took a claimed notification for its own finds it is not queued ...
+    assert notifications.deliver(notice.pk) == "gone"
+    # ... and the same event told again finds the row that is already there.
+    Notification.objects.comment_published(reply)
     run_worker()
 
     assert len(smtp.messages) == 1
@@ -349,7 +351,7 @@ def test_moderators_who_opted_in_get_a_mail_linking_to_the_review_page(
     assert f"Review it: {review}" in text
 
 
-def test_workers_racing_for_the_same_notification_send_one_mail(smtp, reply, ann):
+def test_workers_racing_through_the_outbox_send_each_mail_once(smtp, post, section, ann):
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
@@ -357,21 +359,26 @@ def test_workers_racing_for_the_same_notification_send_one_mail(smtp, reply, ann
 
     if connection.vendor != "postgresql":
         pytest.skip("a real race needs PostgreSQL's row locks and several connections")
-    notice = ann_notice(ann)
+    readers = [make_member(f"reader{n}") for n in range(12)]
+    for reader in readers:
+        Subscription.objects.follow(reader, section=section)
+    post(ann, "News for twelve followers")
     start = Barrier(4)
 
     def worker(_):
         start.wait()
         try:
-            return notifications.deliver(notice.pk)
+            return notifications.send_due_mail(limit=5)
         finally:
             connection.close()
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = list(pool.map(worker, range(4)))
+    run_worker()  # whatever the four left
 
-    assert outcomes.count("sent") == 1
-    assert len(smtp.messages) == 1
+    assert sum(o.get("sent", 0) for o in outcomes) >= 12 - 5  # they shared the work
+    assert sorted(m["X-Envelope-To"] for m in smtp.messages) == sorted(r.email for r in readers)
+    assert set(Notification.objects.values_list("email_state", flat=True)) == {Email.SENT}
 
 
 def test_a_permanent_refusal_is_not_retried(smtp, reply, ann):
@@ -382,7 +389,7 @@ def test_a_permanent_refusal_is_not_retried(smtp, reply, ann):
     notice = ann_notice(ann)
     assert (notice.email_state, notice.email_attempts) == (Email.FAILED, 1)
     assert "550" in notice.email_error
-    assert not DBTaskResult.objects.filter(status="READY").exists()
+    assert notice.email_due_at < timezone.now()  # not due again: it is not queued
 
 
 def test_an_unexpected_error_while_sending_is_recorded_not_stuck(smtp, reply, ann, settings):
@@ -428,32 +435,3 @@ def test_the_unsubscribe_page_says_what_stops(smtp, post, ann, ben):
     assert "Stop following this thread?" in asked.text
     assert "You no longer follow this thread" in done.text
     assert not Subscription.objects.filter(user=ben).exists()
-
-
-def test_mail_whose_task_was_lost_is_queued_again_and_sent_once(smtp, reply, ann):
-    from io import StringIO
-
-    DBTaskResult.objects.all().delete()  # the enqueue after commit never happened
-    Notification.objects.update(created_at=timezone.now() - timedelta(minutes=30))
-    out = StringIO()
-
-    call_command("requeue_notification_mail", stdout=out)
-    call_command("requeue_notification_mail", stdout=StringIO())  # a task exists now
-    run_worker()
-
-    assert "Queued 1 notification mail(s) again." in out.getvalue()
-    assert len(smtp.messages) == 1
-    assert ann_notice(ann).email_state == Email.SENT
-
-
-def test_requeueing_leaves_mail_waiting_for_its_retry_alone(smtp, reply, ann):
-    from io import StringIO
-
-    smtp.refuse_next = 1
-    run_worker()  # refused: a retry is due in a minute
-    Notification.objects.update(created_at=timezone.now() - timedelta(minutes=30))
-    out = StringIO()
-
-    call_command("requeue_notification_mail", stdout=out)
-
-    assert "Queued 0 notification mail(s) again." in out.getvalue()

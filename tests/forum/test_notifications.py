@@ -281,24 +281,15 @@ def test_members_who_are_not_moderators_never_get_review_notices(post, ann, ben,
 # --- Mail is queued only when the transaction commits -------------------------------
 
 
-def test_mail_is_enqueued_after_commit(post, ann, ben, django_capture_on_commit_callbacks):
-    from django_tasks_db.models import DBTaskResult
-
+def test_mail_is_queued_in_the_same_transaction_as_the_notice(post, ann, ben):
     question = post(ann, "Question")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        post(ben, "Answer", parent=question)
-    assert not DBTaskResult.objects.exists()  # nothing before the commit
 
-    for callback in callbacks:
-        callback()
+    post(ben, "Answer", parent=question)
 
-    task = DBTaskResult.objects.get()
+    # No task to enqueue after the commit: the row is the outbox.
     notification = Notification.objects.get(recipient=ann)
-    assert task.task_path == "forum.tasks.send_notification_email"
-    assert task.args_kwargs == {"args": [notification.pk], "kwargs": {}}
-
-
-# --- Found in review: edges of the rules ------------------------------------------------
+    assert notification.email_state == Email.QUEUED
+    assert notification.email_due_at <= timezone.now()
 
 
 def test_a_deleted_comment_is_not_answered_and_its_former_author_hears_no_more(post, ann, ben, dan):
