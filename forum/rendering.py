@@ -242,37 +242,39 @@ class CommentRenderer:
         )
 
     def _actions(self, node: Node) -> SafeString:
-        """What the viewer may do, as Participation decided for this node."""
+        """What the viewer may do, as Participation decided for this node: the score
+        and buttons on a published comment, and editing an author's pending one."""
         c = node.comment
-        if c.status != Status.PUBLISHED:
-            return EMPTY
-        parts = [self.vote(node)]
+        pk = c.pk
+        parts = [self.vote(node)] if c.status == Status.PUBLISHED else []
         if Act.REPLY in node.may:
-            reply = self.link("reply", c.pk)
+            reply = self.link("reply", pk)
             parts.append(
                 h(
                     '<a href="{0}" hx-get="{0}" hx-target="#c-{1}-reply" hx-swap="innerHTML">'
                     "Reply</a>",
                     reply,
-                    c.pk,
+                    pk,
                 )
             )
-        if Act.FOLLOW in node.may:
+        if Act.FOLLOW in node.may and c.status == Status.PUBLISHED:
             parts.append(self.follow(node))
         if Act.REPORT in node.may:
-            parts.append(h('<a href="{}">Report</a>', self.link("report", c.pk)))
+            parts.append(h('<a href="{}">Report</a>', self.link("report", pk)))
         if Act.EDIT in node.may:
-            edit = self.link("edit_comment", c.pk)
+            edit = self.link("edit_comment", pk)
             parts.append(
                 h(
                     '<a href="{0}" hx-get="{0}" hx-target="#c-{1}-body" hx-swap="innerHTML">'
                     "Edit</a>",
                     edit,
-                    c.pk,
+                    pk,
                 )
             )
         if Act.DELETE in node.may:
-            parts.append(h('<a href="{}">Delete</a>', self.link("delete_comment", c.pk)))
+            parts.append(h('<a href="{}">Delete</a>', self.link("delete_comment", pk)))
+        if not parts:
+            return EMPTY
         return h('<div class="comment__actions">{}</div>', join(parts))
 
     def _replies(self, node: Node) -> SafeString:

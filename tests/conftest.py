@@ -4,7 +4,8 @@
     ben    a member who answers Ann
     dan    a member who reads along and follows sections and threads
     cal    signed up, but never confirmed his address: he may read, not take part
-    eve    a spammer the moderators suspended: she may read, not take part
+    eve    a spammer: her first comment got through, then the moderators suspended her;
+           she may read, not take part
     mo     a moderator: staff, in the Moderators group, nothing more
     eager  a moderator who asked to be emailed about the review queue
     sam    the administrator (a superuser with a verified address)
@@ -130,10 +131,11 @@ def cal(db):
 
 
 @pytest.fixture
-def eve(db, mo):
+def eve(db, mo, post):
     from accounts.models import Ban
 
     eve = make_member("eve")
+    post(eve, "Harmless at first.")
     Ban.objects.impose(eve, by=mo, reason="Link spam")
     return eve
 
