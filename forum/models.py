@@ -108,7 +108,9 @@ class Participation:
         if act == Act.FOLLOW:
             return None
         if act == Act.REPORT:
-            if own or not published:
+            # A comment held for review a moment ago (enough reports) may still be
+            # reported by those who saw it published: more for the moderators to read.
+            if own or comment.status not in Comment.EDITABLE:
                 return "You can only report other people's published comments."
             return None
         if self.closed:

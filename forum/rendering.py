@@ -259,7 +259,7 @@ class CommentRenderer:
             )
         if Act.FOLLOW in node.may and c.status == Status.PUBLISHED:
             parts.append(self.follow(node))
-        if Act.REPORT in node.may:
+        if Act.REPORT in node.may and c.status == Status.PUBLISHED:
             parts.append(h('<a href="{}">Report</a>', self.link("report", pk)))
         if Act.EDIT in node.may:
             edit = self.link("edit_comment", pk)
