@@ -11,6 +11,7 @@ LAYOUT_SCREENSHOTS (a folder under /tmp by default), for a person to look at.
 
 import json
 import os
+import re
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -439,4 +440,17 @@ def test_on_a_phone_the_header_keeps_every_link_on_one_line(page, problems, live
         assert box["x"] + box["width"] <= PHONE, item
     # The whole name is still there for assistive technology and on hover.
     expect(nav.get_by_role("link", name=LONG_NAME)).to_have_attribute("title", LONG_NAME)
+    problems.assert_none()
+
+
+def test_essay_and_section_pages_show_a_link_to_their_feed(page, problems, live_url, hostile):
+    for url in (hostile.essay.get_absolute_url(), hostile.section_url):
+        page.goto(f"{live_url}{url}")
+        alternate = page.locator('link[rel="alternate"][type="application/atom+xml"]')
+        link = page.get_by_role("link", name=re.compile("feed", re.I))
+        expect(link).to_be_visible()
+        expect(link).to_have_attribute("href", alternate.get_attribute("href"))
+        response = page.request.get(f"{live_url}{link.get_attribute('href')}")
+        assert response.ok
+        assert response.headers["content-type"].startswith("application/atom+xml")
     problems.assert_none()
