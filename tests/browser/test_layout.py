@@ -25,7 +25,7 @@ from essays.importing import import_essay, parse_essay
 from essays.models import Passage
 from forum.models import Comment, Report, User
 from tests.browser.conftest import RECORD_CSP_VIOLATIONS, PageProblems
-from tests.conftest import make_member
+from tests.conftest import PASSWORD, make_member
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +33,7 @@ PHONE, LAPTOP = 390, 1366
 SCREENSHOTS = Path(
     os.environ.get("LAYOUT_SCREENSHOTS") or Path(tempfile.gettempdir()) / "essay-forum-layout"
 )
-PASSWORD = "a-long-password-1"  # make_member's
+
 
 LONG_WORD = "Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz" * 2
 LONG_URL = (
@@ -197,7 +197,7 @@ class Hostile:
             section=self.section, author=self.bart, body=HOSTILE_COMMENT, passage=passage
         )
         self.mine, _ = post(section=self.section, author=self.wren, body=HOSTILE_COMMENT)
-        self.mine.edit(HOSTILE_COMMENT + "\nEdited, and still hostile.")
+        self.mine.edit(HOSTILE_COMMENT + "\nEdited, and still hostile.", by=self.wren)
         chain = [self.theirs]
         for depth in range(2 * settings.COMMENTS_DISPLAY_DEPTH):
             author = self.wren if depth % 2 == 0 else self.bart
