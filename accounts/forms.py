@@ -43,6 +43,18 @@ class ProfileForm(forms.ModelForm):
             )
         return name
 
+    def clean(self):
+        cleaned = super().clean()
+        # The name and bio are shown to everyone, beside every comment: changing them is
+        # taking part, which a suspended or unconfirmed account may not do.
+        public = {"display_name", "bio"} & set(self.changed_data)
+        if public and (refusal := self.instance.write_refusal()):
+            raise forms.ValidationError(
+                f"{refusal} Your name and bio stay as they are; your email preferences can "
+                "still be changed."
+            )
+        return cleaned
+
 
 class DeleteAccountForm(forms.Form):
     ERASE, KEEP = "erase", "keep"

@@ -16,8 +16,8 @@ def with_staff_session(request, user):
     """Staff powers in this session follow the admin's rule: with STAFF_REQUIRE_2FA,
     only a session that passed a second factor has them. Without them a staff member
     is an ordinary reader everywhere: pages, search, feeds, the admin."""
-    if user.is_authenticated and user.is_staff and settings.STAFF_REQUIRE_2FA:
-        user.staff_session = passed_second_factor(request, user)
+    if user.is_authenticated and user.is_staff:
+        user.staff_session = not settings.STAFF_REQUIRE_2FA or passed_second_factor(request, user)
     return user
 
 

@@ -64,11 +64,11 @@ class User(AbstractUser):
         "follow_own_comments",
     ]
 
-    # Whether this session may use staff powers. Every request sets it (see
+    # Whether this session may use staff powers; None until a request decides it (see
     # accounts.middleware): with STAFF_REQUIRE_2FA, only a session that passed a second
     # factor may. Outside a request (the mail worker, manage.py) there is no session to
-    # ask, and the role alone counts.
-    staff_session = True
+    # ask: then a staff member without any second factor set up has no staff powers.
+    staff_session: bool | None = None
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -90,9 +90,6 @@ class User(AbstractUser):
     def get_absolute_url(self):
         return reverse("profile", args=[self.username])
 
-    def has_verified_email(self) -> bool:
-        return self.emailaddress_set.filter(verified=True).exists()
-
     def write_refusal(self) -> str | None:
         """Why this person may not post, edit, vote, report or follow right now; None
         if they may. The one rule for writing, remembered for the rest of the request."""
@@ -110,20 +107,35 @@ class User(AbstractUser):
                 .values_list("verified", "banned")
                 .get()
             )
+            self._suspended = banned
             if not self.is_active or not verified:
                 self._write_refusal = "Please verify your email address before you take part."
             elif banned and (ban := self.bans.in_force().order_by("-created_at").first()):
                 self._write_refusal = ban.refusal()
         return self._write_refusal
 
+    @property
+    def is_suspended(self) -> bool:
+        """Under a suspension in force (remembered for the rest of the request)."""
+        if not hasattr(self, "_suspended"):
+            self._suspended = Ban.objects.in_force().filter(user=self.pk).exists()
+        return self._suspended
+
     def can_write(self) -> bool:
         return self.write_refusal() is None
 
     @property
     def has_staff_powers(self) -> bool:
-        """Active staff, in a session allowed to use that role (see `staff_session`):
-        the admin, unpublished essays and everything moderators see ask this."""
-        return self.is_active and self.is_staff and self.staff_session
+        """Active, unsuspended staff, in a session allowed to use that role (see
+        `staff_session`): the admin, unpublished essays, everything moderators see and
+        the review mail ask this."""
+        if not (self.is_active and self.is_staff):
+            return False
+        if self.staff_session is None:  # no request: the second factor, if required
+            from allauth.mfa.utils import is_mfa_enabled
+
+            self.staff_session = not settings.STAFF_REQUIRE_2FA or is_mfa_enabled(self)
+        return self.staff_session and not self.is_suspended
 
     @property
     def is_moderator(self) -> bool:
@@ -273,7 +285,14 @@ class Ban(models.Model):
 
     @transaction.atomic
     def lift(self, *, by) -> bool:
-        """End the suspension now; the record stays. False if it was lifted already."""
+        """End the suspension now; the record stays. False if it was lifted already.
+        Refused (PermissionDenied) where `by` could not have imposed it: a moderator
+        does not undo an administrator's suspension of staff, nor their own."""
+        if not self.user.can_be_suspended_by(by):
+            raise PermissionDenied(
+                "Only an administrator can lift a suspension of staff, and nobody can lift "
+                "their own."
+            )
         lifted = Ban.objects.filter(pk=self.pk, lifted_at__isnull=True).update(
             lifted_at=timezone.now(), lifted_by=by
         )

@@ -3,8 +3,8 @@ from django.utils.functional import SimpleLazyObject
 
 
 def site(request):
-    """The site's name, whether social sign-in is configured, whether the viewer may
-    write and their unread notifications (the last two worked out only if asked)."""
+    """The site's name, whether social sign-in is configured, and the viewer's unread
+    notifications (counted only where a page shows them)."""
     from forum.models import Notification
 
     def unread():
@@ -17,9 +17,6 @@ def site(request):
     return {
         "site_name": settings.SITE_NAME,
         "social_sign_in_enabled": bool(settings.SOCIALACCOUNT_PROVIDERS),
-        "can_write": SimpleLazyObject(
-            lambda: request.user.is_authenticated and request.user.can_write()
-        ),
         # The number on the bell, counted only where a page shows it.
         "unread_notifications": SimpleLazyObject(unread),
     }

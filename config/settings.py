@@ -129,7 +129,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: /healthz answers over plain HTTP to any Host (see forum/health.py).
+    # First: /healthz answers over plain HTTP to any Host (see config/health.py).
     "config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

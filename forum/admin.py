@@ -45,20 +45,28 @@ class MemberAdmin(UserAdmin):
 
     actions = ["remove_all_comments"]
 
-    @admin.action(description="Remove all comments of the selected members (spam clean-up)")
+    def has_moderate_permission(self, request):
+        return request.user.has_perm("forum.moderate_comment")
+
+    @admin.action(
+        description="Remove all comments of the selected members (spam clean-up)",
+        permissions=["moderate"],
+    )
     def remove_all_comments(self, request, queryset):
-        removed = Comment.objects.filter(author__in=queryset).remove_all(
-            by=request.user, reason="spam clean-up"
+        remove_all(self, request, Comment.objects.filter(author__in=queryset))
+
+
+def remove_all(model_admin, request, comments) -> None:
+    """Remove these comments (spam clean-up), and say what happened and who was spared."""
+    removed, spared = comments.remove_all(by=request.user, reason="spam clean-up")
+    model_admin.message_user(request, f"Removed {counted(removed, 'comment')}.", messages.SUCCESS)
+    if spared:
+        names = ", ".join(user.username for user in spared)
+        model_admin.message_user(
+            request,
+            f"Left alone: {names}. Only an administrator can act on staff.",
+            messages.WARNING,
         )
-        self.message_user(request, f"Removed {counted(removed, 'comment')}.", messages.SUCCESS)
-        spared = [user for user in queryset if not user.can_be_suspended_by(request.user)]
-        if spared:
-            names = ", ".join(user.username for user in spared)
-            self.message_user(
-                request,
-                f"Left alone: {names}. Only an administrator can act on staff.",
-                messages.WARNING,
-            )
 
 
 # --- Comments -----------------------------------------------------------------------------
@@ -264,20 +272,26 @@ class CommentAdmin(admin.ModelAdmin):
     @admin.action(description="Remove and suspend the authors", permissions=["change"])
     def remove_and_ban(self, request, queryset):
         def apply(data):
-            self._moderate(request, queryset, "remove", data["reason"])
             authors = User.objects.filter(comments__in=queryset).distinct()
-            suspended = []
+            spared = [a for a in authors if not a.can_be_suspended_by(request.user)]
+            if spared:
+                names = ", ".join(author.username for author in spared)
+                self.message_user(
+                    request,
+                    f"Left alone: {names}. Only an administrator can suspend staff or remove "
+                    "all their comments.",
+                    messages.WARNING,
+                )
+            chosen = queryset.exclude(author__in=spared)
+            self._moderate(request, chosen, "remove", data["reason"])
             for author in authors:
-                try:
+                if author not in spared:
                     Ban.objects.impose(
                         author, by=request.user, reason=data["reason"], until=data["until"]
                     )
-                except PermissionDenied as refusal:
-                    self.message_user(request, f"{author}: {refusal}", messages.WARNING)
-                else:
-                    suspended.append(author)
+            suspended = len(authors) - len(spared)
             self.message_user(
-                request, f"Suspended {counted(len(suspended), 'author')}.", messages.SUCCESS
+                request, f"Suspended {counted(suspended, 'author')}.", messages.SUCCESS
             )
 
         return self._with_reason(
@@ -346,7 +360,11 @@ class BanAdmin(admin.ModelAdmin):
         return type("BanForm", (BanForm,), {"moderator": request.user})
 
     def get_readonly_fields(self, request, obj=None):
-        return ["user", "created_by", "created_at", "lifted_at", "lifted_by"] if obj else []
+        # A suspension is not edited: lift it, and impose a new one if need be. Both
+        # ask who may, and go on the record.
+        if obj is None:
+            return []
+        return ["user", "reason", "until", "created_by", "created_at", "lifted_at", "lifted_by"]
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -375,14 +393,16 @@ class BanAdmin(admin.ModelAdmin):
     )
     def remove_all_comments(self, request, queryset):
         users = User.objects.filter(bans__in=queryset).distinct()
-        removed = Comment.objects.filter(author__in=users).remove_all(
-            by=request.user, reason="spam clean-up"
-        )
-        self.message_user(request, f"Removed {counted(removed, 'comment')}.", messages.SUCCESS)
+        remove_all(self, request, Comment.objects.filter(author__in=users))
 
     @admin.action(description="Lift the selected suspensions", permissions=["change"])
     def lift(self, request, queryset):
-        lifted = sum(ban.lift(by=request.user) for ban in queryset)
+        lifted = 0
+        for ban in queryset.select_related("user"):
+            try:
+                lifted += ban.lift(by=request.user)
+            except PermissionDenied as refusal:
+                self.message_user(request, f"{ban.user}: {refusal}", messages.WARNING)
         self.message_user(request, f"Lifted {counted(lifted, 'suspension')}.", messages.SUCCESS)
 
 

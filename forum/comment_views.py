@@ -21,7 +21,7 @@ from django_htmx.http import reswap, retarget
 
 from forum import threads
 from forum.forms import CommentForm, ReportForm
-from forum.models import Act, Comment, Participation, Refused, Report, Vote
+from forum.models import Act, Comment, Participation, Report, Vote
 from forum.rendering import CommentRenderer
 from forum.views import visible_section
 
@@ -101,6 +101,8 @@ def post_comment(request, essay_slug, section_slug):
     comment, _ = saved
     if request.htmx:
         node = threads.single(comment, request.user)
+        if node is None:  # sent again after it was deleted: nothing to show in place
+            return render(request, "forum/deleted.html")
         context = {
             "comment_html": CommentRenderer(request, section).comment(node),
             "reply": comment.parent_id is not None,
@@ -180,10 +182,7 @@ def delete_comment(request, comment_id):
     if request.method == "GET":
         return render(request, "forum/delete.html", {"comment": comment})
     section_url = comment.section.get_absolute_url()
-    try:
-        comment.delete_by_author(by=request.user)
-    except Refused as refusal:
-        raise PermissionDenied(str(refusal)) from None
+    comment.delete_by_author(by=request.user)  # Refused is a 403 with the reason
     if request.htmx:
         return fragment(request, comment, "body")
     messages.success(request, "Your comment is deleted.")
@@ -209,10 +208,7 @@ def unvote(request, comment_id):
 def _vote(request, comment_id, change):
     comment = get_comment(request, comment_id)
     allow(request, Act.VOTE, comment)
-    try:
-        change(request.user, comment)
-    except Refused as refusal:
-        raise PermissionDenied(str(refusal)) from None
+    change(request.user, comment)  # Refused is a 403 with the reason
     if request.htmx:
         return fragment(request, comment, "vote")
     return redirect(comment)
@@ -274,10 +270,7 @@ def report_comment(request, comment_id):
         return redirect(comment)
     form = ReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            Report.file(comment, request.user, **form.cleaned_data)
-        except Refused as refusal:
-            raise PermissionDenied(str(refusal)) from None
+        Report.file(comment, request.user, **form.cleaned_data)  # Refused is a 403
         messages.success(request, "Thank you. The moderators will look at this comment.")
         return redirect(comment)
     status = 422 if form.is_bound else 200

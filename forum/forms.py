@@ -1,5 +1,6 @@
 import re
 import uuid
+from functools import cached_property
 
 from django import forms
 from django.conf import settings
@@ -82,6 +83,10 @@ class CommentForm(forms.Form):
     def is_edit(self) -> bool:
         return self.comment is not None
 
+    @cached_property
+    def policy(self) -> ModerationPolicy:
+        return ModerationPolicy.current()
+
     def clean_body(self):
         body = clean_text(self.cleaned_data["body"])
         if not body:
@@ -122,8 +127,6 @@ class CommentForm(forms.Form):
             refusal = self.participation.to_post()
         if refusal:
             raise forms.ValidationError(refusal)
-        if cleaned.get("body"):
-            self._check(lambda: ModerationPolicy.current().check_limits(self.user, self.draft()))
         quote = cleaned.get("quote")
         if quote:
             self.passage = self.section.find_passage(quote, cleaned.get("quote_anchor", ""))
@@ -131,10 +134,22 @@ class CommentForm(forms.Form):
                 self.add_error(
                     "quote", "That passage is not in this section; please copy it exactly."
                 )
+        if cleaned.get("body"):
+            # The link limit now, for a quick answer (and for preview); the posting
+            # limits when writing, under the author's lock (see _write).
+            self._check(lambda: self.policy.check_links(self.user, self.draft()))
         return cleaned
 
+    @cached_property
+    def draft_comment(self) -> Comment:
+        return self._draft()
+
     def draft(self) -> Comment:
-        """The comment as it would look once written (unsaved): for limits and preview."""
+        """The comment as it would look once written (unsaved): for limits and preview.
+        Rendered once per form."""
+        return self.draft_comment
+
+    def _draft(self) -> Comment:
         draft = Comment(
             pk=self.comment.pk if self.is_edit else None,
             body=self.cleaned_data["body"],
@@ -177,7 +192,7 @@ class CommentForm(forms.Form):
         User.objects.select_for_update().filter(pk=self.user.pk).first()
         token = self.cleaned_data.get("token")
         if not (token and Comment.objects.filter(author=self.user, submission_token=token)):
-            ModerationPolicy.current().check_limits(self.user, self.draft())
+            self.policy.check_limits(self.user, self.draft())
         if self.is_edit:
             self.comment.edit(self.cleaned_data["body"], by=self.user)
             return self.comment, False

@@ -5,6 +5,7 @@ from functools import cached_property
 
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -48,9 +49,11 @@ def discussion_version(section_id: int) -> int:
     return version
 
 
-class Refused(Exception):
-    """A write the rules refuse; the message says why, for the person who tried.
-    `retry_after` (seconds) is set when trying again later will work (a rate limit)."""
+class Refused(PermissionDenied):
+    """A write the rules refuse; the message says why, for the person who tried. Views
+    need not catch it: as a PermissionDenied it is a 403 page with the reason. Forms
+    turn it into their error. `retry_after` (seconds) is set when trying again later
+    will work (a rate limit)."""
 
     def __init__(self, message: str, retry_after: int | None = None):
         super().__init__(message)
@@ -95,38 +98,44 @@ class Participation:
         return not self.section.is_open_for_discussion
 
     def to_post(self) -> str | None:
-        """Why this person may not start a new thread here; None if they may."""
+        """Why this person may not start a new thread here, or follow the section; None
+        if they may."""
         return self.refusal or (self.CLOSED if self.closed else None)
 
     def to(self, act: str, comment) -> str | None:
         """Why this person may not do `act` to `comment` (one they can see); None if
-        they may."""
+        they may. A closed discussion is read-only, except that authors may still
+        take back what they wrote and anyone may still report."""
         if self.refusal:
             return self.refusal
         published = comment.status == Comment.Status.PUBLISHED
         own = comment.author_id == self.viewer.pk
-        if act == Act.FOLLOW:
-            return None
         if act == Act.REPORT:
-            # A comment held for review a moment ago (enough reports) may still be
-            # reported by those who saw it published: more for the moderators to read.
-            if own or comment.status not in Comment.EDITABLE:
+            if own or not published:
                 return "You can only report other people's published comments."
+            return None
+        if act == Act.DELETE:
+            if not own:
+                return "You can only delete your own comments."
+            if comment.status not in Comment.EDITABLE:
+                return "This comment can no longer be deleted."
             return None
         if self.closed:
             return self.CLOSED
-        if act == Act.REPLY and not published:
-            return "Only published comments can be answered."
+        if act in (Act.REPLY, Act.FOLLOW) and not published:
+            return (
+                f"Only published comments can be {'answered' if act == Act.REPLY else 'followed'}."
+            )
         if act == Act.VOTE:
             if own:
                 return "You cannot vote on your own comment."
             if not published:
                 return "Only published comments can be voted on."
-        if act in (Act.EDIT, Act.DELETE):
+        if act == Act.EDIT:
             if not own:
-                return f"You can only {act} your own comments."
+                return "You can only edit your own comments."
             if comment.status not in Comment.EDITABLE:
-                return f"This comment can no longer be {act}ed."
+                return "This comment can no longer be edited."
         return None
 
     def may(self, act: str, comment) -> bool:
@@ -136,26 +145,22 @@ class Participation:
 class CommentQuerySet(models.QuerySet):
     def visible_to(self, user):
         """The one rule for which comments a person may see, and whether they see the
-        text: pages, permalinks, fragments, counts, profiles, feeds and search ask this.
+        text: pages, permalinks, fragments, counts, profiles, feeds, search and the
+        notifications ask this.
 
-        Everyone sees published comments of essays they may read, and deleted, removed
-        or spam ones as placeholders while a visible reply hangs from them (without
-        replies they vanish). Authors also see their own pending comments, and their
-        removed ones with the reason if the policy tells authors; moderators (in a
-        session with staff powers) see everything. Each row gets `shows_text`: False for
-        a placeholder, whose text and author this person must not see.
+        Everyone sees published comments of essays they may read, and deleted, removed,
+        spam or pending ones as placeholders while others' replies hang from them
+        (`answered`; without replies they vanish). Authors also see their own pending
+        comments, and their removed ones with the reason if the policy tells authors;
+        moderators (in a session with staff powers) see everything. Each row gets
+        `shows_text`: False for a placeholder, whose text and author this person must
+        not see.
         """
         Status = Comment.Status
         readable = self.filter(section__essay__in=Essay.objects.visible_to(user))
         if user.is_authenticated and user.is_moderator:
             return readable.annotate(shows_text=models.Value(True))
-        answered = models.Exists(
-            Comment.objects.filter(
-                parent=models.OuterRef("pk"),
-                status__in=[Status.PUBLISHED, *Comment.PLACEHOLDERS],
-            )
-        )
-        shown = Q(status=Status.PUBLISHED) | (Q(status__in=Comment.PLACEHOLDERS) & Q(answered))
+        shown = Q(status=Status.PUBLISHED) | Q(status__in=Comment.HIDDEN, answered=True)
         text = Q(status=Status.PUBLISHED)
         if user.is_authenticated:
             shown |= Q(author=user, status__in=[Status.PENDING, Status.REMOVED, Status.SPAM])
@@ -168,6 +173,41 @@ class CommentQuerySet(models.QuerySet):
         return readable.filter(shown).annotate(
             shows_text=models.ExpressionWrapper(text, output_field=models.BooleanField())
         )
+
+    def refresh_answered(self) -> None:
+        """Recompute `answered` for these comments and, as far as it changes, for their
+        ancestors: whether a reply anyone can see hangs from each (a published one, or
+        a placeholder that is answered itself). Deepest first, so one pass is enough."""
+        Status = Comment.Status
+        visible_reply = models.Exists(
+            Comment.objects.filter(parent=models.OuterRef("pk")).filter(
+                Q(status=Status.PUBLISHED) | Q(status__in=Comment.HIDDEN, answered=True)
+            )
+        )
+        pending = list(self.order_by("-depth").values_list("pk", "depth"))
+        seen = set()
+        while pending:
+            pending.sort(key=lambda row: -row[1])
+            pk, _ = pending.pop(0)
+            if pk in seen:
+                continue
+            seen.add(pk)
+            changed = (
+                Comment.objects.filter(pk=pk)
+                .annotate(now=visible_reply)
+                .exclude(answered=models.F("now"))
+                .values_list("now", "parent_id", "depth", "status")
+                .first()
+            )
+            if changed is None:
+                continue
+            now, parent_id, depth, status = changed
+            Comment.objects.filter(pk=pk).update(answered=now)
+            # A placeholder that gains or loses its last visible reply appears or
+            # vanishes: its parent may change in turn. A published comment counts for
+            # its parent either way.
+            if parent_id and status in Comment.HIDDEN:
+                pending.append((parent_id, depth - 1))
 
     def published(self):
         return self.filter(status=Comment.Status.PUBLISHED)
@@ -182,15 +222,16 @@ class CommentQuerySet(models.QuerySet):
     def with_author(self):
         return self.select_related("author")
 
-    def remove_all(self, *, by, reason: str) -> int:
+    def remove_all(self, *, by, reason: str) -> tuple[int, list]:
         """Remove these comments (spam clean-up), except those of authors `by` may not
-        suspend (staff above a moderator). Returns how many were removed."""
+        suspend (staff above a moderator). Returns how many were removed, and the
+        authors spared."""
         removed = 0
         authors = User.objects.filter(pk__in=self.values("author"))
-        spared = [a.pk for a in authors if not a.can_be_suspended_by(by)]
+        spared = [a for a in authors if not a.can_be_suspended_by(by)]
         for comment in self.exclude(author__in=spared).exclude(status__in=Comment.PLACEHOLDERS):
             removed += comment.moderate(by, "remove", reason)
-        return removed
+        return removed, spared
 
     @transaction.atomic
     def post(self, *, section, author, body, parent=None, passage=None, token=None):
@@ -264,6 +305,8 @@ class Comment(models.Model):
 
     # Kept in place, without their text, while others' replies hang from them.
     PLACEHOLDERS = (Status.DELETED, Status.REMOVED, Status.SPAM)
+    # Not published: shown to others (as a placeholder) only while answered.
+    HIDDEN = (*PLACEHOLDERS, Status.PENDING)
     # What an author may still edit or delete: not what a moderator took down.
     EDITABLE = (Status.PUBLISHED, Status.PENDING)
 
@@ -301,6 +344,10 @@ class Comment(models.Model):
     path = models.TextField(editable=False, default="")
     depth = models.PositiveIntegerField(editable=False, default=0)
     reply_count = models.PositiveIntegerField(editable=False, default=0)
+    # Whether a reply anyone can see hangs from it (a published one, or an answered
+    # placeholder): kept up to date on every save and delete (refresh_answered), so
+    # that pages decide placeholders without a subquery per comment.
+    answered = models.BooleanField(editable=False, default=False)
     score = models.IntegerField(editable=False, default=0)
     # A random token from the form: a form sent twice creates one comment.
     submission_token = models.UUIDField(null=True, blank=True, editable=False)
@@ -365,10 +412,6 @@ class Comment(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.status == self.Status.DELETED
-
-    @property
-    def is_placeholder(self) -> bool:
-        return self.status in self.PLACEHOLDERS
 
     @property
     def thread_id(self) -> int:
@@ -473,34 +516,31 @@ class Comment(models.Model):
 
     @transaction.atomic
     def delete_by_author(self, by=None) -> None:
-        """With replies, the comment becomes a "[deleted]" placeholder so the thread
-        stays whole; without, it disappears, and so does a placeholder parent left with
-        no replies. Deleting what is already gone changes nothing.
+        """Take the comment back: its text, quote and earlier versions are erased and it
+        becomes "[deleted]", a placeholder shown only while others' replies hang from
+        it (otherwise nobody sees it at all). The row stays, so that the thread stays
+        whole and the posting limits still count it. Deleting it twice changes nothing.
 
         With `by`, the rules decide first (Refused if that person may not delete it);
         without, it is the site's own doing (an account erasing what it wrote)."""
-        me = Comment.objects.select_for_update().filter(pk=self.pk).first()
-        if me is None:
+        me = (
+            Comment.objects.select_for_update()
+            .select_related("section__essay")
+            .filter(pk=self.pk)
+            .first()
+        )
+        if me is None or me.is_deleted:
             return
         if by is not None and (refusal := me.refusal(Act.DELETE, by)):
             raise Refused(refusal)
         # Whoever deletes a comment stops following the replies below it.
         Subscription.objects.filter(user=me.author_id, thread=me).delete()
-        if Comment.objects.filter(parent=me).exists():
-            me.status = Comment.Status.DELETED
-            me.body = me.body_html = me.quote_text = me.quote_before = me.quote_after = ""
-            me.quote_anchor = ""
-            me.search_vector = None
-            me.save()
-            me.revisions.all().delete()
-        else:
-            parent_id = me.parent_id
-            me.delete()
-            if parent_id:
-                Comment.objects.filter(pk=parent_id).update(reply_count=F("reply_count") - 1)
-                parent = Comment.objects.get(pk=parent_id)
-                if parent.is_deleted and parent.reply_count == 0:
-                    parent.delete_by_author()
+        me.status = Comment.Status.DELETED
+        me.body = me.body_html = me.quote_text = me.quote_before = me.quote_after = ""
+        me.quote_anchor = ""
+        me.search_vector = None
+        me.save()
+        me.revisions.all().delete()
         self.status = me.status
 
 
@@ -630,18 +670,22 @@ class ModerationPolicy(models.Model):
     def is_new(self, user) -> bool:
         return user.date_joined > timezone.now() - timezone.timedelta(days=self.new_account_days)
 
+    def check_links(self, user, comment) -> None:
+        """Raise Refused if a new account's comment has too many links (no query)."""
+        if self.is_new(user) and comment.body_html.count("<a ") > self.new_account_max_links:
+            raise Refused(
+                f"New accounts can include at most {self.new_account_max_links} links in a "
+                "comment; please remove some."
+            )
+
     def check_limits(self, user, comment) -> None:
         """Raise Refused if `user` may not write `comment` now: too many writes (new
         comments and edits) in the last minute or day, or, for a new account, too many
         links. Counted in the database, so every process shares the limits. Writers
         (CommentForm.save) hold the author's row lock meanwhile, so that simultaneous
         writes cannot all slip under a limit."""
+        self.check_links(user, comment)
         new = self.is_new(user)
-        if new and comment.body_html.count("<a ") > self.new_account_max_links:
-            raise Refused(
-                f"New accounts can include at most {self.new_account_max_links} links in a "
-                "comment; please remove some."
-            )
         per_minute = self.new_comments_per_minute if new else self.comments_per_minute
         per_day = self.new_comments_per_day if new else self.comments_per_day
         now = timezone.now()
@@ -738,7 +782,12 @@ class Report(models.Model):
         me = me.filter(pk=comment.pk).first()
         if me is None:
             raise Refused("That comment was deleted a moment ago.")
-        if refusal := me.refusal(Act.REPORT, reporter):
+        # Held a moment ago by enough reports, it may still be reported by those who
+        # saw it published: more for the moderators to read.
+        held_by_reports = me.status == Comment.Status.PENDING and me.reports.exists()
+        if (refusal := me.refusal(Act.REPORT, reporter)) and not (
+            held_by_reports and me.author_id != reporter.pk
+        ):
             raise Refused(refusal)
         try:
             with transaction.atomic():
@@ -749,7 +798,7 @@ class Report(models.Model):
         open_reports = me.reports.filter(resolved_at__isnull=True).count()
         if open_reports == 1:  # it has just entered the review queue
             Notification.objects.review_needed(me, actor=reporter)
-        if threshold and open_reports >= threshold:
+        if threshold and open_reports >= threshold and me.status == Comment.Status.PUBLISHED:
             me.status = Comment.Status.PENDING
             me.save(update_fields=["status", "updated_at"])
             ModerationLog.record(
@@ -944,18 +993,20 @@ class Subscription(models.Model):
 
 class NotificationQuerySet(models.QuerySet):
     def shown(self, user):
-        """What `user` may still see of their notifications: one about a comment that
-        was hidden or deleted since, or whose essay they can no longer read, goes away,
-        so nothing leaks through the bell or the mail; so does a review notice once a
-        moderator dealt with the comment, or once the person is no longer a moderator."""
+        """What `user` may still see of their notifications: only those about a comment
+        whose text they may see (Comment.objects.visible_to), of the kind that fits its
+        state now. So one about a comment hidden or deleted since, or in an essay they
+        can no longer read, goes away, and nothing leaks through the bell or the mail;
+        so does a review notice once a moderator dealt with the comment, or once the
+        person no longer has a moderator's powers."""
         Kind, Status = Notification.Kind, Comment.Status
-        readable = Q(comment__section__essay__in=Essay.objects.visible_to(user))
-        shown = Q(kind__in=Notification.DISCUSSION, comment__status=Status.PUBLISHED) | Q(
+        seen = Comment.objects.visible_to(user).filter(shows_text=True).values("pk")
+        fits = Q(kind__in=Notification.DISCUSSION, comment__status=Status.PUBLISHED) | Q(
             kind=Kind.REMOVED, comment__status=Status.REMOVED
         )
         if user.is_moderator:
-            shown |= Q(kind=Kind.REVIEW, comment__in=needs_review().values("pk"))
-        return self.filter(readable & shown)
+            fits |= Q(kind=Kind.REVIEW, comment__in=needs_review().values("pk"))
+        return self.filter(fits, comment__in=seen)
 
     def unread(self):
         return self.filter(read_at__isnull=True)

@@ -4,12 +4,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from forum import notifications as mail
-from forum.comment_views import allow, fragment, get_comment
+from forum.comment_views import allow, fragment
 from forum.models import Act, Comment, Notification, Participation, Subscription
 from forum.views import visible_section
 
@@ -77,8 +78,9 @@ def follow_section(request, essay_slug, section_slug):
     follow = wants_to_follow(request)
     if follow is None:
         return bad_choice(request)
-    # Following needs the right to take part (verified, not suspended); anyone may stop.
-    if follow and (refusal := Participation(request.user, section).refusal):
+    # Following asks what posting here asks (may take part, discussion open); anyone
+    # may stop.
+    if follow and (refusal := Participation(request.user, section).to_post()):
         raise PermissionDenied(refusal)
     Subscription.objects.set_following(request.user, follow, section=section)
     if request.htmx:
@@ -94,12 +96,15 @@ def follow_thread(request, comment_id):
     follow = wants_to_follow(request)
     if follow is None:
         return bad_choice(request)
-    if not follow and not Comment.objects.visible_to(request.user).filter(pk=comment_id):
+    comment = Comment.objects.visible_to(request.user).select_related("section__essay")
+    comment = comment.filter(pk=comment_id).first()
+    if comment is None:
+        if follow:
+            raise Http404("No such comment.")
         # One can always stop following, even a comment hidden since.
         Subscription.objects.unfollow(request.user, thread=comment_id)
         messages.success(request, "You no longer follow this thread.")
         return redirect("notifications")
-    comment = get_comment(request, comment_id)
     if follow:
         allow(request, Act.FOLLOW, comment)
     Subscription.objects.set_following(request.user, follow, thread=comment)

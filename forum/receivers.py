@@ -10,13 +10,23 @@ from forum.models import Comment, ModerationLog, discussion_changed
 
 
 def comment_changed(sender, instance, **kwargs):
+    """A comment saved or deleted: pages showing it are stale, and its parent may have
+    gained or lost its last visible reply."""
     discussion_changed(instance.section_id)
+    if instance.parent_id:
+        Comment.objects.filter(pk=instance.parent_id).refresh_answered()
 
 
 def vote_changed(sender, instance, **kwargs):
-    section_id = (
-        Comment.objects.filter(pk=instance.comment_id).values_list("section_id", flat=True).first()
-    )
+    comment = instance._state.fields_cache.get("comment")  # loaded already, mostly
+    if comment is not None:
+        section_id = comment.section_id
+    else:
+        section_id = (
+            Comment.objects.filter(pk=instance.comment_id)
+            .values_list("section_id", flat=True)
+            .first()
+        )
     if section_id is not None:  # else the comment is going too, and says so itself
         discussion_changed(section_id)
 

@@ -47,6 +47,19 @@ STATUS_BADGES = {
     Status.DELETED: "Deleted",
 }
 EMPTY = SafeString("")
+# What others see of a comment they may not read, while replies hang from it.
+PLACEHOLDERS = {
+    Status.DELETED: "[deleted]",
+    Status.REMOVED: "[removed by a moderator]",
+    Status.SPAM: "[removed by a moderator]",
+    Status.PENDING: "[awaiting review]",
+}
+HIDDEN_AUTHORS = {
+    Status.DELETED: "[deleted]",
+    Status.REMOVED: "[removed]",
+    Status.SPAM: "[removed]",
+    Status.PENDING: "[held for review]",
+}
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -117,8 +130,7 @@ class CommentRenderer:
         an in-place edit or deletion swaps in."""
         c = node.comment
         if not c.shows_text:
-            text = "[deleted]" if c.is_deleted else "[removed by a moderator]"
-            inner = h('<p class="comment__placeholder">{}</p>', text)
+            inner = h('<p class="comment__placeholder">{}</p>', PLACEHOLDERS[c.status])
         else:
             # body_html was sanitized by essays.markup when the comment was saved.
             text = SafeString(c.body_html)
@@ -168,13 +180,14 @@ class CommentRenderer:
     def _label(self, c) -> str:
         """Whose comment this is, in words, for screen readers."""
         if not c.shows_text:
-            return "a deleted comment" if c.is_deleted else "a removed comment"
+            return {Status.DELETED: "a deleted comment", Status.PENDING: "a held comment"}.get(
+                c.status, "a removed comment"
+            )
         return c.author.public_name if c.author else "a deleted user"
 
     def _author(self, c) -> SafeString:
         if not c.shows_text:
-            text = "[deleted]" if c.is_deleted else "[removed]"
-            return h('<span class="comment__author">{}</span>', text)
+            return h('<span class="comment__author">{}</span>', HIDDEN_AUTHORS[c.status])
         if c.author is None:
             return h('<span class="comment__author">deleted user</span>')
         return h(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef, Q, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from forum.models import Act, Comment, Participation, Subscription, Vote
@@ -64,7 +64,7 @@ class PageComment:
     moderation_reason: str
     # Whether this viewer may see the text (and author): False for a placeholder.
     shows_text: bool
-    # Whether anyone can see a reply to it (a published one, or a placeholder).
+    # Whether anyone can see a reply to it (Comment.answered).
     answered: bool
     author: PageAuthor | None = None
 
@@ -174,14 +174,6 @@ def _rows(queryset, user, *, max_depth: int) -> list[PageComment]:
         .annotate(place=Window(RowNumber(), partition_by=[thread], order_by=F("path").asc()))
         .filter(place__lte=settings.COMMENTS_THREAD_MAX)
         .order_by("path")
-        .annotate(
-            answered=Exists(
-                Comment.objects.filter(
-                    parent=OuterRef("pk"),
-                    status__in=[Comment.Status.PUBLISHED, *Comment.PLACEHOLDERS],
-                )
-            )
-        )
         .values_list(*PAGE_FIELDS, "answered", "author__username", "author__display_name")
     )
     authors: dict[int, PageAuthor] = {}

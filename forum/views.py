@@ -10,7 +10,7 @@ from essays.models import Essay, Section, content_version
 from forum import caching
 from forum import search as search_module
 from forum.forms import CommentForm
-from forum.models import Comment, discussion_version
+from forum.models import Comment, Participation, discussion_version
 from forum.rendering import CommentRenderer
 from forum.threads import SORT_LABELS, section_discussion
 
@@ -104,12 +104,14 @@ def render_section(request, section, form=None, status=200):
     # table of contents and both neighbours.
     outline = list(section.essay.sections.in_order().only("essay", "heading", "slug"))
     index = [s.pk for s in outline].index(section.pk)
-    can_write = request.user.is_authenticated and request.user.can_write()
+    participation = Participation(request.user, section)
+    writer = {"section": section, "user": request.user}
     context |= {
         "outline": outline,
         "previous": outline[index - 1] if index > 0 else None,
         "next": outline[index + 1] if index + 1 < len(outline) else None,
-        "form": form or (CommentForm(section=section, user=request.user) if can_write else None),
+        "participation": participation,
+        "form": form or (None if participation.to_post() else CommentForm(**writer)),
     }
     return render(request, "essays/section.html", context, status=status)
 

@@ -68,7 +68,7 @@ ACTIONS = {
         comment_url("delete_comment"),
         lambda comment: {},
         row(LOGIN, 403, 403, 302, 403, 403, 403),
-        lambda comment, who: not Comment.objects.filter(pk=comment.pk).exists(),
+        lambda comment, who: Comment.objects.filter(pk=comment.pk, status="deleted").exists(),
     ),
     "vote": (
         comment_url("vote"),

@@ -180,7 +180,7 @@ def test_a_deleted_comment_takes_its_notifications_with_it(post, ann, ben):
 
     answer.delete_by_author()
 
-    assert not Notification.objects.filter(recipient=ann).exists()
+    assert not Notification.objects.filter(recipient=ann).shown(ann).exists()
 
 
 def test_nobody_under_a_ban_is_told_anything(post, section, ann, ben, mo):

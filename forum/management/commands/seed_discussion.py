@@ -171,8 +171,10 @@ class Command(BaseCommand):
             made.extend(batch)
         for comment in made:
             if comment.parent_id:
-                made_by_index[plan[comment.plan_index]].reply_count += 1
-        Comment.objects.bulk_update(made, ["reply_count"], batch_size=500)
+                parent = made_by_index[plan[comment.plan_index]]
+                parent.reply_count += 1
+                parent.answered = True  # every seeded comment is published
+        Comment.objects.bulk_update(made, ["reply_count", "answered"], batch_size=500)
         return made
 
     def votes(self, comments, users, rng) -> int:
