@@ -178,7 +178,8 @@ def totp(secret):
 
 
 def signed_in_as(page):
-    match = re.search(r'<a href="/people/([^/"]+)/"', page.text)
+    """Whose name the header shows (the link to one's own profile)."""
+    match = re.search(r'<a class="site-nav__name" href="/people/([^/"]+)/"', page.text)
     return match and match.group(1)
 
 
