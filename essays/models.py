@@ -1,11 +1,10 @@
-import time
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Count, Q
 from django.urls import reverse
 
+from essays import versions
 from essays.markup import paragraphs, render_essay
 
 QUOTE_CONTEXT = 40  # characters of context kept on each side of a quoted passage
@@ -135,18 +134,15 @@ class Section(models.Model):
 CONTENT_VERSION_KEY = "essays:content-version"
 
 
-def content_version() -> int:
+def content_version() -> int | None:
     """A value that changes whenever any essay or section is saved or deleted, so pages
-    built from them can be cached and revalidated without asking the database."""
-    version = cache.get(CONTENT_VERSION_KEY)
-    if version is None:  # never set, or evicted: a new value invalidates old copies
-        cache.add(CONTENT_VERSION_KEY, time.time_ns(), None)
-        version = cache.get(CONTENT_VERSION_KEY)
-    return version
+    built from them can be cached and revalidated without asking the database (None
+    while the cache is unreachable: then nothing is cached)."""
+    return versions.current(CONTENT_VERSION_KEY)
 
 
 def content_changed(sender=None, **kwargs) -> None:
     """Pages built from essays are stale once this change is committed. Saving or
     deleting an essay or a section (or any proxy of them, as other apps define) calls
     this by itself: see EssaysConfig.ready()."""
-    transaction.on_commit(lambda: cache.set(CONTENT_VERSION_KEY, time.time_ns(), None))
+    versions.bump(CONTENT_VERSION_KEY)

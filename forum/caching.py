@@ -8,6 +8,7 @@ view by another reader a cache read, until something changes.
 """
 
 import hashlib
+import logging
 import time
 from functools import cache as memoize
 from pathlib import Path
@@ -17,6 +18,8 @@ from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control, patch_vary_headers
+
+logger = logging.getLogger(__name__)
 
 PAGE_TTL = 60 * 60
 
@@ -56,9 +59,27 @@ def key(*parts) -> str:
     return "k:" + hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
 
 
+def fetch(key):
+    """The cached value, or None (also when the cache cannot be reached)."""
+    try:
+        return cache.get(key)
+    except Exception as error:
+        logger.warning("Cache unreachable, serving uncached: %s", error)
+        return None
+
+
+def store(key, value):
+    """Cache a value for PAGE_TTL if the cache can be reached; never fail the page."""
+    try:
+        cache.set(key, value, PAGE_TTL)
+    except Exception as error:
+        logger.warning("Cache unreachable, not caching: %s", error)
+
+
 def for_readers(request, version_parts, build):
-    """Serve `build()` to anonymous GET requests with an ETag and from the cache."""
-    if not is_reader_request(request):
+    """Serve `build()` to anonymous GET requests with an ETag and from the cache. With
+    a version unknown (the cache unreachable), the page is built uncached."""
+    if not is_reader_request(request) or None in version_parts:
         return build()
     minute = int(time.time() // FRESH_FOR)
     fingerprint = repr(
@@ -67,13 +88,13 @@ def for_readers(request, version_parts, build):
     etag = '"' + hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + '"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
-    elif cached := cache.get(f"page:{etag}"):
+    elif cached := fetch(f"page:{etag}"):
         response = HttpResponse(cached)
     else:
         response = build()
         if response.status_code != 200:
             return response
-        cache.set(f"page:{etag}", response.content, PAGE_TTL)
+        store(f"page:{etag}", response.content)
     response["ETag"] = etag
     patch_cache_control(response, no_cache=True)
     patch_vary_headers(response, ["Cookie", "HX-Request"])

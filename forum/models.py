@@ -1,10 +1,8 @@
 import math
-import time
 from dataclasses import dataclass
 from functools import cached_property
 
 from django.contrib.postgres.search import SearchVector, SearchVectorField
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Q
@@ -13,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from accounts.models import Ban, User
+from essays import versions
 from essays.markup import render_user_text
 from essays.models import Essay, Section
 
@@ -33,20 +32,15 @@ def path_segment(pk: int) -> str:
 
 def discussion_changed(section_id: int) -> None:
     """Invalidate every cached view of a section's discussion, once the change is
-    committed (so no reader caches the state from before it). Saving or deleting a
-    comment or a vote calls this by itself (see ForumConfig.ready)."""
-    transaction.on_commit(lambda: cache.set(f"discussion:{section_id}", time.time_ns(), None))
+    committed. Saving or deleting a comment or a vote calls this by itself (see
+    ForumConfig.ready)."""
+    versions.bump(f"discussion:{section_id}")
 
 
-def discussion_version(section_id: int) -> int:
-    """A value that changes whenever the section's discussion does."""
-    key = f"discussion:{section_id}"
-    version = cache.get(key)
-    if version is None:  # never set, or evicted: a new value invalidates old copies
-        version = time.time_ns()
-        cache.add(key, version, None)
-        version = cache.get(key, version)
-    return version
+def discussion_version(section_id: int) -> int | None:
+    """A value that changes whenever the section's discussion does (None while the
+    cache is unreachable)."""
+    return versions.current(f"discussion:{section_id}")
 
 
 class Refused(PermissionDenied):

@@ -1,4 +1,3 @@
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
@@ -72,12 +71,14 @@ def section_detail(request, essay_slug, section_slug):
     # A reader without an account: the page's versions live in the cache, so an
     # unchanged page is answered without a single query.
     content = content_version()
+    if content is None:  # the cache is unreachable: build the page as for a member
+        return render_section(request, visible_section(request, essay_slug, section_slug))
     key = caching.key("section-id", content, essay_slug, section_slug)
     section = None
-    if (section_id := cache.get(key)) is None:
+    if (section_id := caching.fetch(key)) is None:
         section = visible_section(request, essay_slug, section_slug)
         section_id = section.pk
-        cache.set(key, section_id, caching.PAGE_TTL)
+        caching.store(key, section_id)
 
     def build():
         return render_section(

@@ -1,9 +1,13 @@
+import logging
 import signal
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, connections
 
 from forum.notifications import send_due_mail
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -30,7 +34,18 @@ class Command(BaseCommand):
             signal.signal(signal.SIGINT, self.stop)
             self.stdout.write(f"Sending notification mail; looking every {interval} s.")
         while not self.stopping:
-            outcomes = send_due_mail(batch)
+            try:
+                outcomes = send_due_mail(batch)
+            except DatabaseError as error:
+                if once:
+                    raise
+                # The database restarted or is away for a moment: drop the broken
+                # connection and look again later. A mail marked as being sent when it
+                # happened stays so (sent at most once); the rest wait, queued.
+                logger.warning("Database unavailable, trying again shortly: %s", error)
+                connections.close_all()
+                time.sleep(interval)
+                continue
             if outcomes and options["verbosity"] > 0:
                 counts = ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items()))
                 self.stdout.write(f"Notification mail: {counts}.")
