@@ -169,6 +169,11 @@ class Run:
         self.report_load()
 
     def report_load(self) -> None:
+        one, five, _ = os.getloadavg()
+        self.note(
+            f"machine load average at the end of the load: {one:.1f} (1 min), {five:.1f} (5 min)"
+            f" on {os.cpu_count()} cores; other work on the machine slows every figure"
+        )
         stats = self.out / "locust_stats.csv"
         if not stats.exists():
             self.note("Locust wrote no statistics: see locust.log", ok=False)
