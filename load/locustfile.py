@@ -431,7 +431,8 @@ class Moderator(Member):
 def _failure(request_type, name, response_time, response_length, exception=None, **kw):
     """Failures with their time, so a fault scenario can tell when they happened."""
     if exception:
-        record("failure", name=name, error=str(exception)[:200])
+        start = time.time() - (response_time or 0) / 1000
+        record("failure", name=name, error=str(exception)[:200], start=start)
 
 
 @events.quitting.add_listener

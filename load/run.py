@@ -19,6 +19,7 @@ initdb under /tmp, a redis-server) that they stop and start, never the shared se
 import argparse
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -54,6 +55,8 @@ from stack import (
 )
 
 LOCUST = str(Path(PYTHON).parent / "locust")
+# Readers' share of the users (the Reader class's weight in locustfile.py: 10 of 23).
+READER_SHARE = 10 / 23
 
 
 # --- one run ------------------------------------------------------------------------------
@@ -72,7 +75,8 @@ class Run:
         self.smtp = SmtpSink(self.out / "mail.jsonl")
         self.started: list = []
         self.extra_dbs: list[str] = []
-        self.web = self.worker = None
+        self.web = self.worker = self.load_process = None
+        self.ramped = 0.0
         self.env: dict = {}
         self.acks = self.out / "acks.jsonl"
         self.summary: list[str] = []
@@ -116,6 +120,8 @@ class Run:
 
     def __exit__(self, *exc):
         log(f"== {self.name}: tearing down")
+        if getattr(self, "load_process", None) and self.load_process.poll() is None:
+            self.load_process.kill()
         for part in reversed(self.started):
             try:
                 part.stop()
@@ -136,8 +142,13 @@ class Run:
 
     @property
     def ramp(self) -> float:
-        """Seconds until every user has started and signed in."""
-        return self.args.users / self.args.spawn_rate + 5
+        """Seconds until every user has started (members then still sign in)."""
+        return self.args.users / self.args.spawn_rate + 2
+
+    def members_signed_in(self) -> int:
+        if not self.acks.exists():
+            return 0
+        return self.acks.read_text().count('"kind": "session"')
 
     def locust(self, duration: int) -> subprocess.Popen:
         """Start the load: the ramp (users start, members sign in), then `duration`
@@ -151,7 +162,7 @@ class Run:
         command = [
             LOCUST, "-f", str(ROOT / "load" / "locustfile.py"), "--headless",
             "-H", self.web.url, "-u", str(self.args.users), "-r", str(self.args.spawn_rate),
-            "-t", f"{int(self.ramp + duration)}s", "--stop-timeout", "10",
+            "-t", f"{int(self.ramp + 60 + duration)}s", "--stop-timeout", "10",
             "--csv", str(self.out / "locust"),
             "--only-summary", "--exit-code-on-error", "0", "--loglevel", "WARNING",
         ]  # fmt: skip
@@ -161,11 +172,28 @@ class Run:
             command, cwd=ROOT, env=env,
             stdout=(self.out / "locust.log").open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
+        self.load_process = process
+        # Members sign in through allauth's form (a password hash each, slow on purpose):
+        # faults come only once every member is in, or after a minute more.
+        readers = math.ceil(self.args.users * READER_SHARE)
+        members = self.args.users - readers
+        deadline = time.monotonic() + self.ramp + 60
         time.sleep(self.ramp)
+        while self.members_signed_in() < members and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.ramped = time.time() - self.load_started
+        log(f"   {self.members_signed_in()} of {members} members signed in after "
+            f"{self.ramped:.0f} s")  # fmt: skip
         return process
 
     def wait_load(self, process: subprocess.Popen) -> None:
-        process.wait(timeout=self.ramp + self.args.duration + 120)
+        """Let the steady load run its `--duration`, stop Locust, report."""
+        steady_end = self.load_started + self.ramped + self.args.duration
+        while process.poll() is None and time.time() < steady_end:
+            time.sleep(0.5)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # Locust stops its users and writes its files
+        process.wait(timeout=60)
         self.report_load()
 
     def report_load(self) -> None:
@@ -234,7 +262,9 @@ class Run:
                 a = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if a["kind"] == "failure" and start <= a["t"] < end:
+            # By the time the request was sent: a request that failed after the fault
+            # but was sent during it belongs to the fault.
+            if a["kind"] == "failure" and start <= a.get("start", a["t"]) < end:
                 found[f"{a['name']}: {a['error'][:60]}"] += 1
         return found
 
@@ -775,6 +805,9 @@ def main():
     parser.add_argument("--migrate-back", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     args = parser.parse_args()
+    # SIGTERM (or a hang-up) tears down like Ctrl-C: servers stopped, databases dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
     if args.what == "list":
         for name, function in SCENARIOS.items():
             print(f"{name}: {function.__doc__.splitlines()[0]}")
