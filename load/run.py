@@ -630,11 +630,11 @@ def scenario_backup_restore(args) -> Run:
         run.note(f"comments: {comments[1]} in the backup, {comments[0]} live after the load")
         log("   checks on the live database")
         run.check()
+        shutil.copy(run.out / "check.json", run.out / "check-live.json")
         log("   checks on the restored database (writes acknowledged before the dump)")
         env = {**run.env, "DATABASE_URL": run.pg.db_url(restored)}
-        saved = run.out / "check.json"
         run.check(site=False, acked_before=started, env=env)
-        shutil.copy(saved, run.out / "check-restored.json")
+        shutil.copy(run.out / "check.json", run.out / "check-restored.json")
     return run
 
 
