@@ -8,7 +8,7 @@ DEV_ENV := DEBUG=true
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run superuser test bench lint format lock clean
+.PHONY: install run superuser test bench load faults lint format lock clean
 
 $(BIN)/.installed: requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,16 @@ test: install
 # Needs PostgreSQL and Redis on 127.0.0.1 (see bench/run.py for options).
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Load and faults (docs/load-and-faults.md): Locust against gunicorn + PostgreSQL + Redis on
+# 127.0.0.1, then a check that every acknowledged write is there once and every counter
+# equals a recount. `make load` uses the shared PostgreSQL and Redis (database 2);
+# `make faults` starts private ones to break: all scenarios, or FAULTS="redis-stop ...".
+load: install
+	$(BIN)/python load/run.py load $(LOAD_ARGS)
+
+faults: install
+	$(BIN)/python load/run.py faults $(FAULTS) $(LOAD_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
