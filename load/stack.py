@@ -23,10 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "load"
 PYTHON = sys.executable
 
-# The mail worker, in ONE place: `manage.py db_worker` (django-tasks-db) today, soon
-# `manage.py mail_worker` (the notification rows are the outbox). Override with
-# LOAD_WORKER_COMMAND="mail_worker" to try another without editing this file.
-WORKER_COMMAND = os.environ.get("LOAD_WORKER_COMMAND", "db_worker --interval 1")
+# The mail worker, in ONE place: `manage.py mail_worker` (the notification rows are the
+# outbox). Override with LOAD_WORKER_COMMAND to try another without editing this file.
+WORKER_COMMAND = os.environ.get("LOAD_WORKER_COMMAND", "mail_worker --interval 1")
 
 # Ports of this worktree's range (8300-8349).
 WEB_PORT = 8300
