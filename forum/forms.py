@@ -188,8 +188,10 @@ class CommentForm(forms.Form):
     @transaction.atomic
     def _write(self) -> tuple[Comment, bool]:
         # One author's writes are counted one at a time, so that simultaneous posts
-        # cannot all slip under a limit (on SQLite, writers queue anyway).
-        User.objects.select_for_update().filter(pk=self.user.pk).first()
+        # cannot all slip under a limit (on SQLite, writers queue anyway). FOR NO KEY
+        # UPDATE: others' notifications to this author (foreign keys to the row) must
+        # not wait for it, or two authors answering each other would deadlock.
+        User.objects.select_for_update(no_key=True).filter(pk=self.user.pk).first()
         token = self.cleaned_data.get("token")
         if not (token and Comment.objects.filter(author=self.user, submission_token=token)):
             self.policy.check_limits(self.user, self.draft())

@@ -43,6 +43,13 @@ def discussion_version(section_id: int) -> int | None:
     return versions.current(f"discussion:{section_id}")
 
 
+# How a writer locks a comment's row against others: just that row (not the section and
+# essay it is read with), and without blocking the key-share locks PostgreSQL takes to
+# check foreign keys when others insert rows that point at it (a reply, a vote, a
+# notification): FOR UPDATE would deadlock with those. Ignored by SQLite.
+ROW_LOCK = {"no_key": True, "of": ("self",)}
+
+
 class Refused(PermissionDenied):
     """A write the rules refuse; the message says why, for the person who tried. Views
     need not catch it: as a PermissionDenied it is a 403 page with the reason. Forms
@@ -238,7 +245,7 @@ class CommentQuerySet(models.QuerySet):
         if parent is not None:
             # Lock the parent: its author cannot delete it, nor a moderator remove it,
             # while this reply is written. If it went a moment ago, the rules say so.
-            parent = self.select_for_update().filter(pk=parent.pk).first()
+            parent = self.select_for_update(**ROW_LOCK).filter(pk=parent.pk).first()
             if parent is None:
                 raise Refused("The comment you replied to was deleted a moment ago.")
             if refusal := participation.to(Act.REPLY, parent):
@@ -434,7 +441,11 @@ class Comment(models.Model):
     def edit(self, body: str, *, by) -> None:
         """Replace the text, keeping the earlier one for moderators. Refused when the
         author may not edit; held for review when the new text, posted now, would be."""
-        me = Comment.objects.select_for_update().select_related("section__essay").get(pk=self.pk)
+        me = (
+            Comment.objects.select_for_update(**ROW_LOCK)
+            .select_related("section__essay")
+            .get(pk=self.pk)
+        )
         if refusal := me.refusal(Act.EDIT, by):
             raise Refused(refusal)
         if body == me.body:
@@ -471,7 +482,7 @@ class Comment(models.Model):
         """Approve, remove, mark as spam or restore; resolve its open reports and record
         the act. Returns False (and changes nothing) where the action does not apply."""
         allowed, outcome = self.MODERATION[action]
-        me = Comment.objects.select_for_update().get(pk=self.pk)
+        me = Comment.objects.select_for_update(**ROW_LOCK).get(pk=self.pk)
         if me.status not in allowed:
             return False
         me.status = outcome
@@ -518,7 +529,7 @@ class Comment(models.Model):
         With `by`, the rules decide first (Refused if that person may not delete it);
         without, it is the site's own doing (an account erasing what it wrote)."""
         me = (
-            Comment.objects.select_for_update()
+            Comment.objects.select_for_update(**ROW_LOCK)
             .select_related("section__essay")
             .filter(pk=self.pk)
             .first()
@@ -558,7 +569,7 @@ class VoteQuerySet(models.QuerySet):
     def cast(self, user, comment) -> bool:
         """Upvote once; a second vote by the same person changes nothing. The comment's
         row is locked first, so a deletion or removal cannot slip in between."""
-        me = Comment.objects.select_for_update().select_related("section__essay")
+        me = Comment.objects.select_for_update(**ROW_LOCK).select_related("section__essay")
         me = me.filter(pk=comment.pk).first()
         if me is None:
             raise Refused("That comment was deleted a moment ago.")
@@ -574,7 +585,7 @@ class VoteQuerySet(models.QuerySet):
 
     @transaction.atomic
     def withdraw(self, user, comment) -> bool:
-        me = Comment.objects.select_for_update().select_related("section__essay")
+        me = Comment.objects.select_for_update(**ROW_LOCK).select_related("section__essay")
         me = me.filter(pk=comment.pk).first()
         if me is None:
             raise Refused("That comment was deleted a moment ago.")
@@ -772,7 +783,7 @@ class Report(models.Model):
         the comment for review. The author is never told who reported."""
         # Reports on one comment are counted one at a time, so that simultaneous
         # reports neither miss the threshold nor announce the comment twice.
-        me = Comment.objects.select_for_update().select_related("section__essay")
+        me = Comment.objects.select_for_update(**ROW_LOCK).select_related("section__essay")
         me = me.filter(pk=comment.pk).first()
         if me is None:
             raise Refused("That comment was deleted a moment ago.")
