@@ -494,8 +494,8 @@ class Comment(models.Model):
         comment no longer waits (someone decided first, or it was deleted). Raises
         PermissionDenied, changing nothing, where this moderator may not suspend the
         author."""
-        me = Comment.objects.select_for_update().select_related("author").filter(pk=self.pk)
-        me = me.first()
+        # Locked alone: PostgreSQL locks no row of an outer join (the author may be gone).
+        me = Comment.objects.select_for_update().filter(pk=self.pk).first()
         if me is None or not needs_review().filter(pk=me.pk).exists():
             return None
         before = me.status
@@ -529,8 +529,7 @@ class Comment(models.Model):
         theirs, or when anything happened since: another act on the comment (by anyone,
         the site's rules included), an edit or deletion by its author, or the
         suspension lifted or ended."""
-        me = Comment.objects.select_for_update().select_related("author")
-        me = me.filter(pk=decision.comment_id).first()
+        me = Comment.objects.select_for_update().filter(pk=decision.comment_id).first()
         if me is None:
             raise Refused("Not undone: the comment was deleted since.")
         entry = ModerationLog.objects.filter(
