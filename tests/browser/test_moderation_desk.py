@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from accounts.models import Ban
 from forum.models import Comment, ModerationLog, needs_review
 from tests.browser.conftest import RECORD_CSP_VIOLATIONS, PageProblems
-from tests.browser.desk_queue import seed_review_queue
+from tests.browser.desk_queue import SUSPENSION, keys_for, seed_review_queue
 from tests.browser.test_discussion import sign_in
 from tests.conftest import make_moderator
 
@@ -21,14 +21,7 @@ pytestmark = pytest.mark.browser
 DESK = "/admin/forum/reviewitem/desk/"
 SCREENSHOTS = Path(settings.DATA_DIR) / "screenshots"
 
-# The moderator's keys for the nth card of the queue (0-based): mostly approvals, some
-# spam, removals with a reason (r, then a digit), one suspension (b, then a digit).
-KEYS = {5: ["s"], 7: ["r", "3"], 9: ["r", "1"], 50: ["b", "4"]}
 OUTCOME = {"a": "approve", "s": "spam", "r": "remove", "b": "suspend"}
-
-
-def keys_for(n):
-    return KEYS.get(n % 10 if n != 50 else n, ["a"])
 
 
 def test_a_moderator_clears_a_queue_of_100_by_keyboard_alone(page, problems, live_url, essay):
@@ -84,12 +77,14 @@ def test_a_moderator_clears_a_queue_of_100_by_keyboard_alone(page, problems, liv
     assert acts.count("hold") == 1  # the undo, which put the slip back in the queue
     assert acts.count("remove") == 20 + 1  # a suspension removes the comment too
     assert acts.count("ban") == 1
-    assert Ban.objects.in_force().get().user == queue[50].author
+    assert Ban.objects.in_force().get().user == queue[SUSPENSION].author
     assert pressed == 100 + 20 + 1 + 2  # a key each, a digit for 21 reasons, the slip and u
     problems.assert_none()
 
 
-def test_without_javascript_every_decision_is_a_plain_form(browser, live_url, essay):
+def test_without_javascript_every_decision_is_a_plain_form(
+    browser, transactional_db, live_url, essay
+):
     section = essay.sections.get(slug="the-deepseek-moment")
     first, second, _ = seed_review_queue(section, 3)
     make_moderator("mo")
@@ -135,7 +130,9 @@ MEASURE = """({
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [390, 1366])
-def test_the_desk_fits_a_phone_and_a_laptop(browser, live_url, essay, width, scheme):
+def test_the_desk_fits_a_phone_and_a_laptop(
+    browser, transactional_db, live_url, essay, width, scheme
+):
     """Long words, long URLs, long lines of code: nothing may widen the page."""
     seed_review_queue(essay.sections.get(slug="the-deepseek-moment"), 8, hostile=True)
     make_moderator("mo")
