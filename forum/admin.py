@@ -741,9 +741,9 @@ class BanAdmin(admin.ModelAdmin):
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
-    list_display = ["comment", "reason", "reporter", "created_at", "resolved_at"]
+    list_display = ["on_comment", "reason", "note", "reporter", "created_at", "resolved_at"]
     list_filter = ["reason", ("resolved_at", admin.EmptyFieldListFilter)]
-    list_select_related = ["comment", "reporter"]
+    list_select_related = ["comment__author", "reporter"]
     readonly_fields = [
         "comment",
         "reporter",
@@ -761,7 +761,16 @@ class ReportAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Resolve (keep the comment as it is)", permissions=["change"])
+    @admin.display(description="on", ordering="comment")
+    def on_comment(self, report):
+        url = reverse("admin:forum_comment_change", args=[report.comment_id])
+        return format_html('<a href="{}">{}</a>', url, described(report.comment))
+
+    @admin.action(
+        description="Resolve (keep the comment as it is)",
+        description_plural="Resolve the selected reports (keep their comments as they are)",
+        permissions=["change"],
+    )
     def resolve(self, request, queryset):
         comments = Comment.objects.filter(pk__in=queryset.values("comment"))
         resolved = sum(comment.resolve_reports(request.user) for comment in comments)

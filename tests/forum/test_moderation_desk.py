@@ -493,3 +493,11 @@ def test_closing_a_discussion_says_so(at_the_desk, section):
     )
 
     assert f"The discussion of the section “{section.heading}” is closed." in response.text
+
+
+def test_the_reports_list_names_each_comment_by_its_author_and_words(at_the_desk, reported):
+    page = at_the_desk.get(reverse("admin:forum_report_changelist")).text
+
+    link = reverse("admin:forum_comment_change", args=[reported.pk])
+    assert f'<a href="{link}">ann’s comment “Published, then reported.”</a>' in page
+    assert "Rude to Dan." in page
