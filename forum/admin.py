@@ -480,6 +480,8 @@ class ReviewQueueAdmin(CommentAdmin):
     Its desk (desk_view) shows each waiting comment as a card with everything needed to
     decide, and a button for each decision; desk.js adds one keystroke per decision."""
 
+    # Fewer columns than all comments have, so that the comment itself has room.
+    list_display = ["excerpt", "author", "status", "open_reports", "section", "created_at"]
     list_filter = ["status", "section__essay", HasReportsFilter]
     date_hierarchy = None
     ordering = ["created_at"]
