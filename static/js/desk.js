@@ -22,6 +22,10 @@
   let sending = 0;
 
   desk.classList.add("has-keys");
+  // The keys work now: say so to assistive technology too.
+  for (const element of desk.querySelectorAll("[data-shortcut]")) {
+    element.setAttribute("aria-keyshortcuts", element.dataset.shortcut);
+  }
   help.hidden = false;
   help.open = window.matchMedia("(min-width: 768px)").matches; // a phone has no keys
 
