@@ -75,7 +75,9 @@ def clear_queue(base_url, queue_ids, chromium):
             executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
         )
         page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-        page.set_default_timeout(30_000)
+        # Decisions queue up faster than a loaded server answers them: be patient.
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
         latencies = []
         page.on(
             "requestfinished",
