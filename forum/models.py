@@ -530,7 +530,7 @@ class Comment(models.Model):
         the site's rules included), an edit or deletion by its author, or the
         suspension lifted or ended."""
         me = Comment.objects.select_for_update().filter(pk=decision.comment_id).first()
-        if me is None:
+        if me is None or me.status == self.Status.DELETED:
             raise Refused("Not undone: the comment was deleted since.")
         entry = ModerationLog.objects.filter(
             pk=decision.entry_id, comment=me, actor=moderator
