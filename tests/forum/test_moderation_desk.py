@@ -4,6 +4,7 @@ form for each decision, Undo for the last one. Same sign-in, permissions and loo
 the rest of the admin. (The keyboard is desk.js, tested in tests/browser.)"""
 
 import re
+from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Ban
-from forum.models import Comment, ModerationLog, Report, needs_review
+from forum.models import Comment, ModerationLog, ModerationPolicy, Report, needs_review
 from tests.conftest import make_member, make_moderator
 
 pytestmark = pytest.mark.django_db
@@ -39,9 +40,22 @@ def held(premoderate_all, ann, post):
     return post(ann, "Held by the policy, with *emphasis*.")
 
 
+@contextmanager
+def premoderation(setting):
+    """The policy's premoderation set to `setting` for a while."""
+    policy = ModerationPolicy.current()
+    before, policy.premoderation = policy.premoderation, setting
+    policy.save()
+    yield
+    policy.premoderation = before
+    policy.save()
+
+
 @pytest.fixture
 def reported(ann, ben, dan, post):
-    comment = post(ann, "Published, then reported.")
+    """Ann's comment, published (whatever the policy), then reported by Ben and Dan."""
+    with premoderation(ModerationPolicy.Premoderation.OFF):
+        comment = post(ann, "Published, then reported.")
     Report.file(comment, ben, "harassment", "Rude to Dan.")
     Report.file(comment, dan, "off_topic")
     return comment
@@ -173,13 +187,17 @@ def test_the_page_costs_the_same_queries_for_three_cards_and_for_twenty_five(
         return len(captured), response.text.count('class="desk-card"')
 
     def wait(count, start):
+        """Held by the policy, or published and reported, in turn."""
         for n in range(start, start + count):
             author = make_member(f"author{n}")
-            comment, _ = Comment.objects.post(
-                section=section, author=author, body=f"No. {n}", parent=parent, passage=QUOTE
-            )
             Ban.objects.impose(author, by=eager, reason="An earlier spell").lift(by=eager)
-            Report.file(comment, ben, "spam", "Selling watches.")
+            held = n % 2 == 0
+            with premoderation("all" if held else "off"):
+                comment, _ = Comment.objects.post(
+                    section=section, author=author, body=f"No. {n}", parent=parent, passage=QUOTE
+                )
+            if not held:
+                Report.file(comment, ben, "spam", "Selling watches.")
 
     wait(3, 0)
     few, cards = queries()
