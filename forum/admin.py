@@ -6,24 +6,37 @@ what applies, changes the state and writes the moderation record) and reports wh
 happened in words.
 """
 
+import html
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
-from django.shortcuts import render
-from django.utils.html import format_html, format_html_join
+from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join, strip_tags
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from accounts.admin import UserAdmin
 from accounts.models import Ban, User
+from forum.ids import IdField, parse_id
 from forum.models import (
+    AuthorRecord,
     Comment,
     CommentRevision,
+    Decision,
     EssayDiscussion,
     ModerationLog,
     ModerationPolicy,
     Notification,
+    Refused,
     Report,
     ReviewItem,
     SectionDiscussion,
@@ -110,12 +123,41 @@ class RevisionInline(admin.TabularInline):
         return False
 
 
+# Reasons a moderator picks from (or writes their own): recorded, and shown to the
+# author if the policy says so. At the desk, the digit keys pick them in this order.
+REASONS = [
+    ("attack", "Personal attack or harassment"),
+    ("hate", "Hateful or discriminatory"),
+    ("off_topic", "Off-topic"),
+    ("spam", "Spam or advertising"),
+    ("rules", "Against the discussion rules"),
+]
+SUSPEND_FOR = [("7", "for a week"), ("1", "for a day"), ("30", "for 30 days"), ("", "until lifted")]
+
+
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
-        help_text="Recorded, and shown to the author if the policy says so.",
+    """Why: a reason from the list, one's own words, or both."""
+
+    preset = forms.ChoiceField(
+        label="Reason", choices=REASONS, required=False, widget=forms.RadioSelect
     )
+    reason = forms.CharField(
+        label="In your own words",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional if you chose a reason above. Recorded, and shown to the author "
+        "if the policy says so.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        preset = dict(REASONS).get(data.get("preset"), "")
+        words = (data.get("reason") or "").strip()
+        if not preset and not words:
+            raise forms.ValidationError("Choose a reason or write one.")
+        data["reason"] = f"{preset}: {words}" if preset and words else preset or words
+        return data
 
 
 class SuspensionForm(ReasonForm):
@@ -126,8 +168,41 @@ class SuspensionForm(ReasonForm):
     )
 
 
+class DecisionForm(ReasonForm):
+    """One decision at the review desk, as its card's forms send it."""
+
+    comment = IdField()
+    decision = forms.ChoiceField(choices=[(kind, kind) for kind in Decision.KINDS])
+    suspend_for = forms.ChoiceField(label="How long", choices=SUSPEND_FOR, required=False)
+    next = IdField(required=False)  # the card to show next (without JavaScript)
+
+    def clean(self):
+        kind = self.cleaned_data.get("decision")
+        if kind in ("remove", "suspend"):
+            return super().clean()
+        self.cleaned_data["reason"] = "spam" if kind == "spam" else ""
+        return self.cleaned_data
+
+    def until(self):
+        days = self.cleaned_data.get("suspend_for")
+        return timezone.now() + timezone.timedelta(days=int(days)) if days else None
+
+
+class UndoForm(forms.Form):
+    comment = IdField()
+
+
+def described(comment) -> str:
+    """ "ann's comment “The first words…”": how messages name a comment."""
+    who = comment.author.public_name if comment.author_id else "a deleted user"
+    text = html.unescape(strip_tags(comment.body_html))  # as readers see it, not Markdown
+    excerpt = Truncator(" ".join(text.split())).chars(60) or "(no text)"
+    return f"{who}’s comment “{excerpt}”"
+
+
 # What each moderation action is called in messages: "3 comments approved".
 DONE = {"approve": "approved", "remove": "removed", "spam": "marked as spam", "restore": "restored"}
+BOTH = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
 
 
 @admin.register(Comment)
@@ -148,7 +223,26 @@ class CommentAdmin(admin.ModelAdmin):
     list_per_page = 50
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
-    actions = ["approve", "remove", "mark_spam", "restore", "remove_and_ban", "pin", "unpin"]
+    # The change page shows these as buttons too, those that apply to the comment.
+    actions = [
+        "approve",
+        "restore",
+        "resolve_reports",
+        "remove",
+        "mark_spam",
+        "remove_and_ban",
+        "pin",
+        "unpin",
+    ]
+    # The model's name for each act (Comment.moderation_actions) and the action doing it.
+    ACTIONS = {
+        "approve": "approve",
+        "restore": "restore",
+        "remove": "remove",
+        "spam": "mark_spam",
+        "pin": "pin",
+        "unpin": "unpin",
+    }
     inlines = [ReportInline, RevisionInline]
     fields = [
         "author",
@@ -176,6 +270,29 @@ class CommentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser  # moderators remove; only a superuser deletes
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Comments", **(extra_context or {})})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        comment = self.get_object(request, unquote(object_id))
+        buttons = []
+        if comment is not None:
+            acts = comment.moderation_actions()
+            buttons = [self.ACTIONS[act] for act in acts]
+            if "remove" in acts and comment.author_id:
+                buttons.append("remove_and_ban")
+            if comment.open_reports:
+                buttons.append("resolve_reports")
+        context = {
+            # Every field is read-only: the acts below are the only changes there are.
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "moderation_buttons": buttons,
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
 
     @admin.display(description="comment")
     def excerpt(self, comment):
@@ -223,53 +340,102 @@ class CommentAdmin(admin.ModelAdmin):
     def _moderate(self, request, queryset, action, reason=""):
         done = sum(comment.moderate(request.user, action, reason) for comment in queryset)
         skipped = len(queryset) - done
-        note = f" {counted(skipped, 'was', 'were')} left as they were: the action does not apply."
+        note = " " + (
+            "1 was left unchanged: the action does not apply to it."
+            if skipped == 1
+            else f"{skipped} were left unchanged: the action does not apply to them."
+        )
         self.message_user(
             request,
             f"{counted(done, 'comment')} {DONE[action]}." + (note if skipped else ""),
             messages.SUCCESS if done else messages.WARNING,
         )
 
-    def _with_reason(self, request, queryset, title, form_class, apply):
-        """Ask for a reason on an intermediate page, then apply."""
+    def _with_reason(self, request, queryset, verb, form_class, apply):
+        """Ask for a reason on an intermediate page, then apply. From the list and from
+        a comment's own page alike (its action field has a prefix there)."""
+        on_change_form = f"{admin.ActionLocation.CHANGE_FORM.value}-action" in request.POST
         form = form_class(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             apply(form.cleaned_data)
             return None
+        title = f"{verb} {counted(len(queryset), 'comment')}"
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "form": form,
             "queryset": queryset,
-            "action": request.POST.get("action"),
+            "action": request.POST.get(
+                f"{admin.ActionLocation.CHANGE_FORM.value}-action" if on_change_form else "action"
+            ),
+            "action_field": (
+                f"{admin.ActionLocation.CHANGE_FORM.value}-action" if on_change_form else "action"
+            ),
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return render(request, "admin/forum/comment/reason.html", context)
 
-    @admin.action(description="Approve (publish)", permissions=["change"])
+    @admin.action(
+        description="Approve",
+        description_plural="Approve the selected comments (publish)",
+        permissions=["change"],
+        location=BOTH,
+    )
     def approve(self, request, queryset):
         self._moderate(request, queryset, "approve")
 
-    @admin.action(description="Remove, with a reason", permissions=["change"])
+    @admin.action(
+        description="Remove…",
+        description_plural="Remove the selected comments, with a reason",
+        permissions=["change"],
+        location=BOTH,
+    )
     def remove(self, request, queryset):
         return self._with_reason(
             request,
             queryset,
-            "Remove comments",
+            "Remove",
             ReasonForm,
             lambda data: self._moderate(request, queryset, "remove", data["reason"]),
         )
 
-    @admin.action(description="Mark as spam", permissions=["change"])
+    @admin.action(
+        description="Mark as spam",
+        description_plural="Mark the selected comments as spam",
+        permissions=["change"],
+        location=BOTH,
+    )
     def mark_spam(self, request, queryset):
         self._moderate(request, queryset, "spam", "spam")
 
-    @admin.action(description="Restore (publish again)", permissions=["change"])
+    @admin.action(
+        description="Restore",
+        description_plural="Restore the selected comments (publish again)",
+        permissions=["change"],
+        location=BOTH,
+    )
     def restore(self, request, queryset):
         self._moderate(request, queryset, "restore")
 
-    @admin.action(description="Remove and suspend the authors", permissions=["change"])
+    @admin.action(
+        description="Keep, and close its reports",
+        description_plural="Keep the selected comments, and close their reports",
+        permissions=["change"],
+        location=BOTH,
+    )
+    def resolve_reports(self, request, queryset):
+        resolved = sum(comment.resolve_reports(request.user) for comment in queryset)
+        self.message_user(
+            request, f"Kept as they are; closed {counted(resolved, 'report')}.", messages.SUCCESS
+        )
+
+    @admin.action(
+        description="Remove and suspend the author…",
+        description_plural="Remove the selected comments and suspend their authors",
+        permissions=["change"],
+        location=BOTH,
+    )
     def remove_and_ban(self, request, queryset):
         def apply(data):
             authors = User.objects.filter(comments__in=queryset).distinct()
@@ -295,16 +461,26 @@ class CommentAdmin(admin.ModelAdmin):
             )
 
         return self._with_reason(
-            request, queryset, "Remove comments and suspend their authors", SuspensionForm, apply
+            request, queryset, "Remove and suspend the authors of", SuspensionForm, apply
         )
 
-    @admin.action(description="Pin to the top of the discussion", permissions=["change"])
+    @admin.action(
+        description="Pin",
+        description_plural="Pin the selected comments to the top of the discussion",
+        permissions=["change"],
+        location=BOTH,
+    )
     def pin(self, request, queryset):
         for comment in queryset:
             comment.set_pinned(request.user, True)
         self.message_user(request, f"{counted(len(queryset), 'comment')} pinned.")
 
-    @admin.action(description="Unpin", permissions=["change"])
+    @admin.action(
+        description="Unpin",
+        description_plural="Unpin the selected comments",
+        permissions=["change"],
+        location=BOTH,
+    )
     def unpin(self, request, queryset):
         for comment in queryset:
             comment.set_pinned(request.user, False)
@@ -313,14 +489,190 @@ class CommentAdmin(admin.ModelAdmin):
 
 @admin.register(ReviewItem)
 class ReviewQueueAdmin(CommentAdmin):
-    """Pending and reported comments, oldest first: one click from the admin index."""
+    """Pending and reported comments, oldest first: one click from the admin index.
 
+    Its desk (desk_view) shows each waiting comment as a card with everything needed to
+    decide, and a button for each decision; desk.js adds one keystroke per decision."""
+
+    # Fewer columns than all comments have, so that the comment itself has room.
+    list_display = ["excerpt", "author", "status", "open_reports", "section", "created_at"]
     list_filter = ["status", "section__essay", HasReportsFilter]
     date_hierarchy = None
     ordering = ["created_at"]
+    counted_as = ("comment to review", "comments to review")
+    desk_page_size = 25
+    UNDO = "desk:last-decision"  # the session's key for the moderator's last decision
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(pk__in=needs_review().values("pk"))
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        actions.pop("delete_selected", None)  # a superuser deletes from the comments list
+        return actions
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"title": "Comments waiting for review", "module_name": "comments to review"}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("desk/", view(self.desk_view), name="forum_reviewitem_desk"),
+            path("desk/decide/", view(self.decide_view), name="forum_reviewitem_decide"),
+            path("desk/undo/", view(self.undo_view), name="forum_reviewitem_undo"),
+            *super().get_urls(),
+        ]
+
+    def has_desk_permission(self, request):
+        return request.user.has_perm("forum.moderate_comment")
+
+    # --- The desk ---------------------------------------------------------------------
+
+    def desk_queryset(self):
+        hold = ModerationLog.objects.filter(
+            comment=OuterRef("pk"), action=ModerationLog.Action.HOLD, actor__isnull=True
+        ).order_by("-pk")
+        waiting_reports = Report.objects.filter(resolved_at__isnull=True).select_related("reporter")
+        return (
+            needs_review()
+            .order_by("created_at", "pk")
+            .select_related("author", "parent__author", "section__essay")
+            .annotate(held_because=Subquery(hold.values("reason")[:1]))
+            .prefetch_related(Prefetch("reports", waiting_reports, to_attr="waiting_reports"))
+        )
+
+    def desk_view(self, request):
+        if not self.has_desk_permission(request):
+            raise PermissionDenied
+        page = Paginator(self.desk_queryset(), self.desk_page_size).get_page(
+            request.GET.get("page")
+        )
+        comments = list(page.object_list)
+        records = AuthorRecord.of({c.author for c in comments if c.author})
+        cards = [
+            {
+                "comment": comment,
+                "number": page.start_index() + n,
+                "record": records.get(comment.author_id),
+                "suspendable": comment.author is not None
+                and comment.author.can_be_suspended_by(request.user),
+                # Where the desk goes after this card's decision, without JavaScript.
+                "next": comments[n + 1].pk if n + 1 < len(comments) else None,
+            }
+            for n, comment in enumerate(comments)
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Review desk",
+            "opts": self.opts,
+            "page": page,
+            "cards": cards,
+            "last": request.session.get(self.UNDO),
+            "reasons": REASONS,
+            "suspend_for": SUSPEND_FOR,
+        }
+        return TemplateResponse(request, "admin/forum/reviewitem/desk.html", context)
+
+    def decide_view(self, request):
+        if not self.has_desk_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return redirect("admin:forum_reviewitem_desk")
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            problem = next(iter(form.errors.values()))[0]
+            return self._desk_reply(request, False, problem, status=400)
+        data = form.cleaned_data
+        comment = Comment.objects.select_related("author").filter(pk=data["comment"]).first()
+        if comment is None:
+            return self._desk_reply(request, False, "That comment no longer exists.", status=404)
+        kind = data["decision"]
+        try:
+            decision = comment.decide(request.user, kind, reason=data["reason"], until=form.until())
+        except PermissionDenied as refusal:
+            return self._desk_reply(request, False, str(refusal), status=403)
+        if decision is None:
+            comment.refresh_from_db(fields=["status"])
+            message = (
+                f"Someone decided first: {described(comment)} is "
+                f"{comment.get_status_display()} now."
+            )
+            return self._desk_reply(
+                request, False, message, status=409, comment=comment.pk, gone=True
+            )
+        outcome, message = self._described_decision(decision, comment, data, form)
+        request.session[self.UNDO] = {"decision": decision.as_data(), "summary": message}
+        # Without JavaScript the desk shows this message above the cards, with Undo.
+        return self._desk_reply(
+            request, True, message, comment=comment.pk, outcome=outcome, next_card=data["next"],
+            shown_by_desk=True,
+        )  # fmt: skip
+
+    def undo_view(self, request):
+        if not self.has_desk_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return redirect("admin:forum_reviewitem_desk")
+        form = UndoForm(request.POST)
+        last = request.session.get(self.UNDO) or {}
+        decision = Decision.from_data(last.get("decision") or {})
+        if decision is None or not form.is_valid():
+            return self._desk_reply(
+                request, False, "There is no decision to undo: only your last one can be.", 409
+            )
+        if form.cleaned_data["comment"] != decision.comment_id:
+            return self._desk_reply(
+                request, False, "Only your last decision can be undone, on another comment.", 409
+            )
+        comment = Comment.objects.select_related("author").filter(pk=decision.comment_id).first()
+        try:
+            if comment is None:
+                raise Refused("Not undone: the comment was deleted since.")
+            comment.undo_decision(request.user, decision)
+        except Refused as refusal:
+            del request.session[self.UNDO]
+            return self._desk_reply(request, False, str(refusal), status=409)
+        del request.session[self.UNDO]
+        message = f"Undone: {described(comment)} waits for review again."
+        if decision.ban_id:
+            message += f" The suspension of {comment.author.public_name} is lifted."
+        return self._desk_reply(request, True, message, comment=comment.pk, next_card=comment.pk)
+
+    def _described_decision(self, decision, comment, data, form):
+        """What a decision did, as the card says it and as the message says it."""
+        what = described(comment)
+        reason = data["reason"]
+        if decision.kind == "approve" and decision.before_status == Comment.Status.PUBLISHED:
+            closed = counted(len(decision.closed_reports), "report")
+            return f"Kept; {closed} closed", f"Kept {what} and closed {closed}."
+        if decision.kind == "approve":
+            return "Approved", f"Approved {what}."
+        if decision.kind == "spam":
+            return "Marked as spam", f"Marked {what} as spam."
+        if decision.kind == "remove":
+            return f"Removed: {reason}", f"Removed {what} ({reason})."
+        how_long = dict(SUSPEND_FOR)[data.get("suspend_for") or ""]
+        name = comment.author.public_name
+        return (
+            f"Removed, and {name} suspended {how_long}: {reason}",
+            f"Removed {what} and suspended {name} {how_long} ({reason}).",
+        )
+
+    def _desk_reply(
+        self, request, ok, message, status=200, *, next_card=None, shown_by_desk=False, **fields
+    ):
+        """JSON for desk.js, which asks for it; otherwise the message and back to the
+        desk, at the next card (plain forms, without JavaScript)."""
+        if request.headers.get("Accept") == "application/json":
+            return JsonResponse({"ok": ok, "message": message, **fields}, status=status)
+        if not shown_by_desk:
+            self.message_user(request, message, messages.SUCCESS if ok else messages.WARNING)
+        url = reverse("admin:forum_reviewitem_desk")
+        page = parse_id(request.POST.get("page"))
+        if page and page > 1:
+            url += f"?page={page}"
+        return redirect(f"{url}#card-{next_card}" if next_card else url)
 
 
 # --- Suspensions ----------------------------------------------------------------------------
@@ -411,9 +763,9 @@ class BanAdmin(admin.ModelAdmin):
 
 @admin.register(Report)
 class ReportAdmin(admin.ModelAdmin):
-    list_display = ["comment", "reason", "reporter", "created_at", "resolved_at"]
+    list_display = ["on_comment", "reason", "note", "reporter", "created_at", "resolved_at"]
     list_filter = ["reason", ("resolved_at", admin.EmptyFieldListFilter)]
-    list_select_related = ["comment", "reporter"]
+    list_select_related = ["comment__author", "reporter"]
     readonly_fields = [
         "comment",
         "reporter",
@@ -431,7 +783,16 @@ class ReportAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Resolve (keep the comment as it is)", permissions=["change"])
+    @admin.display(description="on", ordering="comment")
+    def on_comment(self, report):
+        url = reverse("admin:forum_comment_change", args=[report.comment_id])
+        return format_html('<a href="{}">{}</a>', url, described(report.comment))
+
+    @admin.action(
+        description="Resolve (keep the comment as it is)",
+        description_plural="Resolve the selected reports (keep their comments as they are)",
+        permissions=["change"],
+    )
     def resolve(self, request, queryset):
         comments = Comment.objects.filter(pk__in=queryset.values("comment"))
         resolved = sum(comment.resolve_reports(request.user) for comment in comments)
@@ -447,21 +808,52 @@ class ModerationPolicyAdmin(admin.ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        ModerationPolicy.current()  # there is always exactly one, to edit
-        return super().changelist_view(request, extra_context)
+        # There is always exactly one policy: every link to the list opens it.
+        policy = ModerationPolicy.current()
+        return redirect("admin:forum_moderationpolicy_change", policy.pk)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         obj.record_change(request.user, form.changed_data)
 
+    def response_change(self, request, obj):
+        self.message_user(request, "The moderation policy is saved.", messages.SUCCESS)
+        return redirect("admin:forum_moderationpolicy_change", obj.pk)
+
 
 @admin.register(ModerationLog)
 class ModerationLogAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "action", "target", "reason"]
+    list_display = ["created_at", "who", "action", "what", "reason"]
     list_filter = ["action", "created_at"]
-    list_select_related = ["actor"]
+    list_select_related = ["actor", "comment", "target_user"]
     search_fields = ["target", "reason", "actor__username"]
     date_hierarchy = "created_at"
+    counted_as = ("record entry", "record entries")
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"title": "Moderation record", "module_name": "record entries"}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    @admin.display(description="who", ordering="actor__username")
+    def who(self, entry):
+        return entry.actor or "the site’s rules"
+
+    @admin.display(description="what")
+    def what(self, entry):
+        """What was acted on, as recorded, with a link to it. Entries from before the
+        record kept an excerpt get one from the comment as it is now."""
+        if entry.comment_id:
+            target = entry.target
+            if "“" not in target:
+                now = Truncator(" ".join(entry.comment.body.split())).chars(80)
+                target = f"{target} (now: “{now}”)"
+            url = reverse("admin:forum_comment_change", args=[entry.comment_id])
+            return format_html('<a href="{}">{}</a>', url, target)
+        if entry.target_user_id:
+            url = reverse("admin:accounts_ban_changelist")
+            query = urlencode({"q": entry.target_user.username})
+            return format_html('<a href="{}?{}">{}</a>', url, query, entry.target)
+        return entry.target
 
     def has_add_permission(self, request):
         return False
@@ -487,6 +879,11 @@ class DiscussionAdmin(admin.ModelAdmin):
         # The form has already set the new value on obj: ask the stored one to change.
         stored = type(obj).objects.get(pk=obj.pk)
         stored.set_closed(request.user, form.cleaned_data["discussion_closed"])
+
+    def response_change(self, request, obj):
+        state = "closed" if obj.discussion_closed else "open"
+        self.message_user(request, f"The discussion of the {obj} is {state}.", messages.SUCCESS)
+        return redirect(f"admin:forum_{self.opts.model_name}_changelist")
 
 
 @admin.register(SectionDiscussion)

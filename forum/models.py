@@ -1,11 +1,12 @@
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from functools import cached_property
 
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -519,6 +520,104 @@ class Comment(models.Model):
         action = ModerationLog.Action.PIN if pinned else ModerationLog.Action.UNPIN
         ModerationLog.record(moderator, action, comment=self)
 
+    def moderation_actions(self) -> list[str]:
+        """What a moderator can do to this comment in its present state, by the table
+        above (and pinning, for what is published): the buttons on its admin page."""
+        actions = [name for name, (allowed, _) in self.MODERATION.items() if self.status in allowed]
+        if self.status == self.Status.PUBLISHED:
+            actions.append("unpin" if self.is_pinned else "pin")
+        return actions
+
+    @transaction.atomic
+    def decide(self, moderator, kind: str, *, reason: str = "", until=None) -> "Decision | None":
+        """One decision on a comment that waits for review, as the review desk makes it:
+
+        - approve: publish a pending comment; keep a reported, published one (its
+          reports are closed);
+        - remove (with a reason) or spam: take it down, closing its reports;
+        - suspend: suspend its author (`until` a moment, or until lifted) and remove it.
+
+        Returns what the decision changed, for `undo_decision`, or None when the
+        comment no longer waits (someone decided first, or it was deleted). Raises
+        PermissionDenied, changing nothing, where this moderator may not suspend the
+        author."""
+        # Locked alone: PostgreSQL locks no row of an outer join (the author may be gone).
+        me = Comment.objects.select_for_update(**ROW_LOCK).filter(pk=self.pk).first()
+        if me is None or not needs_review().filter(pk=me.pk).exists():
+            return None
+        before = me.status
+        closed = tuple(
+            me.reports.filter(resolved_at__isnull=True).order_by("pk").values_list("pk", flat=True)
+        )
+        ban = None
+        if kind == "suspend":
+            if me.author is None:
+                raise PermissionDenied("The author's account was deleted: nobody to suspend.")
+            ban = Ban.objects.impose(me.author, by=moderator, reason=reason, until=until)
+        if kind == "approve" and before == self.Status.PUBLISHED:
+            me.resolve_reports(moderator)
+        else:
+            action = {"approve": "approve", "remove": "remove", "spam": "spam", "suspend": "remove"}
+            me.moderate(moderator, action[kind], reason)
+        entry = ModerationLog.objects.filter(comment=me, actor=moderator).latest("pk")
+        self.status, self.moderation_reason = me.status, me.moderation_reason
+        return Decision(
+            comment_id=me.pk, kind=kind, entry_id=entry.pk, before_status=before,
+            closed_reports=closed, ban_id=ban.pk if ban else None,
+        )  # fmt: skip
+
+    @transaction.atomic
+    def undo_decision(self, moderator, decision: "Decision") -> None:
+        """Take back `decision`, this moderator's own: the comment returns to the review
+        queue as it was (its state, its open reports), a suspension the decision
+        imposed is lifted, and the record says so (held for review: "undo").
+
+        Refused (Refused, with the reason; nothing changes) when the decision is not
+        theirs, or when anything happened since: another act on the comment (by anyone,
+        the site's rules included), an edit or deletion by its author, or the
+        suspension lifted or ended."""
+        me = Comment.objects.select_for_update(**ROW_LOCK).filter(pk=decision.comment_id).first()
+        if me is None or me.status == self.Status.DELETED:
+            raise Refused("Not undone: the comment was deleted since.")
+        entry = ModerationLog.objects.filter(
+            pk=decision.entry_id, comment=me, actor=moderator
+        ).first()
+        if entry is None:
+            raise Refused("Not undone: that decision is not yours to take back.")
+        later = (
+            ModerationLog.objects.filter(comment=me, pk__gt=entry.pk)
+            .select_related("actor")
+            .order_by("pk")
+            .first()
+        )
+        if later is not None:
+            who = later.actor.username if later.actor else "the site's rules"
+            raise Refused(
+                f"Not undone: the comment changed since ({who}: {later.get_action_display()})."
+            )
+        if me.status != Decision.OUTCOMES[decision.kind]:
+            raise Refused("Not undone: the comment changed since.")
+        if me.updated_at > entry.created_at:
+            raise Refused("Not undone: its author changed the comment since.")
+        ban = None
+        if decision.ban_id:
+            ban = Ban.objects.in_force().filter(pk=decision.ban_id, created_by=moderator).first()
+            if ban is None:
+                raise Refused("Not undone: the suspension was lifted or has ended since.")
+        Report.objects.filter(pk__in=decision.closed_reports, comment=me).update(
+            resolved_at=None, resolved_by=None
+        )
+        if me.status != decision.before_status:
+            me.status, me.moderation_reason = decision.before_status, ""
+            me.save(update_fields=["status", "moderation_reason", "updated_at"])
+        if ban is not None:
+            ban.lift(by=moderator)
+        ModerationLog.record(
+            moderator, ModerationLog.Action.HOLD, comment=me,
+            reason=f"undo: {Decision.NAMES[decision.kind]} taken back",
+        )  # fmt: skip
+        self.status, self.moderation_reason = me.status, me.moderation_reason
+
     @transaction.atomic
     def delete_by_author(self, by=None) -> None:
         """Take the comment back: its text, quote and earlier versions are erased and it
@@ -919,6 +1018,94 @@ def needs_review():
     return Comment.objects.filter(
         Q(status=Comment.Status.PENDING) | Q(reported, status=Comment.Status.PUBLISHED)
     ).order_by("created_at")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision at the review desk (`Comment.decide`) and what it changed, so that
+    the moderator who made it can take it back (`Comment.undo_decision`)."""
+
+    KINDS = ("approve", "remove", "spam", "suspend")
+    # What each decision leaves the comment as (approving a reported, published
+    # comment keeps it published).
+    OUTCOMES = {
+        "approve": Comment.Status.PUBLISHED,
+        "remove": Comment.Status.REMOVED,
+        "spam": Comment.Status.SPAM,
+        "suspend": Comment.Status.REMOVED,
+    }
+    NAMES = {
+        "approve": "approval",
+        "remove": "removal",
+        "spam": "marking as spam",
+        "suspend": "removal and suspension",
+    }
+
+    comment_id: int
+    kind: str
+    entry_id: int  # the record's entry for the act on the comment
+    before_status: str
+    closed_reports: tuple[int, ...] = ()
+    ban_id: int | None = None
+
+    def as_data(self) -> dict:
+        """Plain data, to keep in the moderator's session."""
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data) -> "Decision | None":
+        try:
+            decision = cls(**{**data, "closed_reports": tuple(data["closed_reports"])})
+        except (TypeError, KeyError):
+            return None
+        return decision if decision.kind in cls.KINDS else None
+
+
+@dataclass
+class AuthorRecord:
+    """A member's history as a moderator weighs it beside a waiting comment."""
+
+    joined: datetime
+    published: int = 0
+    removed: int = 0
+    spam: int = 0
+    reports_against: int = 0
+    suspensions: int = 0
+    suspended: bool = False  # a suspension is in force now
+    suspended_until: datetime | None = None  # when it ends (None: until lifted)
+
+    @classmethod
+    def of(cls, authors) -> dict[int, "AuthorRecord"]:
+        """The record of each of `authors`, by id: three queries, however many."""
+        records = {a.pk: cls(joined=a.date_joined) for a in authors}
+        counts = (
+            Comment.objects.filter(author__in=records)
+            .values_list("author", "status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for author_id, status, n in counts:
+            if status in ("published", "removed", "spam"):
+                setattr(records[author_id], status, n)
+        reports = (
+            Report.objects.filter(comment__author__in=records)
+            .values_list("comment__author")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for author_id, n in reports:
+            records[author_id].reports_against = n
+        for ban in Ban.objects.filter(user__in=records).with_in_force():
+            record = records[ban.user_id]
+            record.suspensions += 1
+            if ban.is_in_force:
+                # The latest end among the suspensions in force; None (until lifted) wins.
+                if not record.suspended or (
+                    record.suspended_until and (not ban.until or ban.until > record.suspended_until)
+                ):
+                    record.suspended_until = ban.until
+                record.suspended = True
+        return records
 
 
 # --- Following and notifications ------------------------------------------------------------

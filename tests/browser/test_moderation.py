@@ -1,5 +1,5 @@
-"""A reader reports a comment; a moderator removes it from the review queue; the
-reader's page shows the placeholder. In a real browser, admin included."""
+"""A reader reports a comment; a moderator removes it at the review desk; the reader's
+page shows the placeholder. In a real browser, admin included."""
 
 import pytest
 from playwright.sync_api import expect
@@ -26,16 +26,21 @@ def test_report_then_remove_from_the_queue_then_the_placeholder(page, problems, 
     expect(page.get_by_text("The moderators will look at this comment.")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
-    # The moderator finds it in the review queue and removes it, with a reason.
+    # The moderator finds it at the review desk and removes it, with a reason.
     sign_in(page, live_url, "mo")
     page.goto(f"{live_url}/admin/")
     page.get_by_role("link", name="1 comment awaits review").click()
-    page.locator(f"input[name=_selected_action][value='{rude.pk}']").check()
-    page.locator("select[name=action]").select_option("remove")
-    page.get_by_role("button", name="Run").click()
-    page.get_by_label("Reason").fill("Personal attack.")
-    page.get_by_role("button", name="Remove comments").click()
-    expect(page.get_by_text("1 comment removed.")).to_be_visible()
+    card = page.locator(f"#card-{rude.pk}")
+    expect(card).to_contain_text("Harassment or abuse, reported by ben")
+    removal = card.locator("details", has_text="Why remove it?")
+    removal.get_by_text("Remove…").click()
+    removal.get_by_label("In your own words").fill("Personal attack.")
+    removal.get_by_role("button", name="Remove", exact=True).click()
+    # The last card decided, the desk loads the next ones: none. The decision stays undoable.
+    expect(page.get_by_text("Nothing waits for review.")).to_be_visible()
+    expect(page.locator("#desk-last")).to_have_text(
+        "Removed ann’s comment “A rude remark.” (Personal attack.)."
+    )
     page.goto(f"{live_url}/admin/")
     page.get_by_role("button", name="Log out").click()
 
