@@ -98,6 +98,8 @@ class CommentRenderer:
         self.now = timezone.now()
         self.section_url = section.get_absolute_url()
         self.url = {name: _url_pattern(name) for name in URL_NAMES}
+        slugs = [section.essay.slug, section.slug]
+        self.diff_url = reverse("section_diff", args=[*slugs, 987654321, 987654322])
 
     def link(self, name: str, value) -> str:
         return self.url[name].format(value)
@@ -135,7 +137,12 @@ class CommentRenderer:
             # body_html was sanitized by essays.markup when the comment was saved.
             text = SafeString(c.body_html)
             inner = join(
-                [self._notice(c), self._quote(c), h('<div class="user-text">{}</div>', text)]
+                [
+                    self._notice(c),
+                    self._quote(c),
+                    h('<div class="user-text">{}</div>', text),
+                    self._answer(c),
+                ]
             )
         return h('<div class="comment__body" id="c-{}-body">{}</div>', c.pk, inner)
 
@@ -239,6 +246,30 @@ class CommentRenderer:
             reason = h(" Reason: {}", c.moderation_reason) if c.moderation_reason else EMPTY
             text = h("Removed by a moderator.{} Only you and the moderators can see it.", reason)
         return h('<p class="comment__notice">{}</p>', text)
+
+    def _answer(self, c) -> SafeString:
+        """The essay's editors' answer (Comment.mark_addressed / decline), with the
+        changes that addressed the comment one click away."""
+        if c.editor_answer == "addressed" and c.addressed_number:
+            before = c.revision_number or c.addressed_number - 1
+            url = self.diff_url.replace("987654321", str(before)).replace(
+                "987654322", str(c.addressed_number)
+            )
+            note = h(" {}", c.editor_note) if c.editor_note else EMPTY
+            return h(
+                '<p class="comment__answer" data-answer="addressed">Addressed by the editors in '
+                '<a href="{}">revision {} (see what changed)</a>.{}</p>',
+                url,
+                c.addressed_number,
+                note,
+            )
+        if c.editor_answer == "declined":
+            return h(
+                '<p class="comment__answer" data-answer="declined">The editors declined to '
+                "change the text: {}</p>",
+                c.editor_note,
+            )
+        return EMPTY
 
     def _quote(self, c) -> SafeString:
         """The passage of the section the comment answers, linked to its paragraph."""

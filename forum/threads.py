@@ -26,6 +26,8 @@ PAGE_FIELDS = [
     *("path", "depth", "reply_count", "score", "created_at", "edited_at"),
     *("quote_text", "quote_before", "quote_after", "quote_anchor"),
     *("is_pinned", "moderation_reason", "shows_text"),
+    # The editors' answer, and the revisions it links between (joined, no extra query).
+    *("editor_answer", "editor_note", "revision__number", "addressed_in__number"),
 ]
 
 
@@ -64,6 +66,10 @@ class PageComment:
     moderation_reason: str
     # Whether this viewer may see the text (and author): False for a placeholder.
     shows_text: bool
+    editor_answer: str
+    editor_note: str
+    revision_number: int | None  # the revision of the text it responded to
+    addressed_number: int | None  # the revision that addressed it, if one did
     # Whether anyone can see a reply to it (Comment.answered).
     answered: bool
     author: PageAuthor | None = None
