@@ -37,7 +37,8 @@ def test_the_section_page_links_to_its_history(client, section):
 def test_the_history_lists_each_revision_with_who_when_and_what(client, revised, sam):
     page = client.get(revised.get_history_url()).text
 
-    assert "Revision 2" in page and "Revision 1" in page
+    assert "Revision 2" in page
+    assert "Revision 1" in page
     assert "sam" in page  # who made revision 2
     assert "import" in page  # revision 1 came from the Markdown file
     assert revised.current_revision.summary in page
@@ -56,7 +57,8 @@ def test_an_old_revision_is_readable_at_its_own_address(client, revised):
     old = client.get(url("section_revision", revised, 1)).text
     current = client.get(url("section_revision", revised, 2)).text
 
-    assert OPENING in old and "an earlier version of this section" in old
+    assert OPENING in old
+    assert "an earlier version of this section" in old
     assert "The Chinese lab DeepSeek" in current
     assert "an earlier version" not in current
 
