@@ -960,7 +960,7 @@ class AnswerForm(forms.ModelForm):
             else:
                 comment.decline(self.editor, note)
         except Refused as refusal:
-            raise forms.ValidationError(refusal.message) from None
+            raise forms.ValidationError(str(refusal)) from None
         return data
 
 
