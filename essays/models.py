@@ -140,7 +140,7 @@ class Section(models.Model):
                 previous_html=previous.body_html if previous else None,
             )
             super().save(*args, **kwargs)
-            if previous is None or previous.body_markdown != self.body_markdown:
+            if previous is None or _normal(previous.body_markdown) != _normal(self.body_markdown):
                 self._record_revision(previous)
 
     def get_absolute_url(self):
@@ -207,6 +207,12 @@ class Section(models.Model):
     @property
     def is_open_for_discussion(self) -> bool:
         return not (self.discussion_closed or self.essay.discussion_closed)
+
+
+def _normal(markdown: str) -> str:
+    """Markdown as far as it matters for a revision: a form's textarea sends CRLF line
+    ends and drops the final newline, which changes nothing readers see."""
+    return markdown.replace("\r\n", "\n").strip()
 
 
 class SectionRevision(models.Model):

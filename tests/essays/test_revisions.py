@@ -188,3 +188,49 @@ def test_the_migration_gives_every_existing_section_its_first_revision():
     assert (revision.number, revision.source) == (1, "initial")
     assert revision.body_text == plain_text(section.body_html)
     assert SectionRevision.objects.count() == essay.sections.count()
+
+
+def test_editing_sections_on_the_essays_admin_page_records_revisions_and_changes(client, sam):
+    essay = imported().essay
+    sources, mouths = essay.sections.in_order()
+    client.force_login(sam)
+    data = {
+        "title": "Rivers, revised",
+        "slug": essay.slug,
+        "summary": "",
+        "position": 0,
+        "is_published": "on",
+        "sections-TOTAL_FORMS": 3,
+        "sections-INITIAL_FORMS": 2,
+    }
+    for index, section in enumerate([sources, mouths]):
+        data |= {
+            f"sections-{index}-id": section.pk,
+            f"sections-{index}-essay": essay.pk,
+            f"sections-{index}-position": section.position,
+            f"sections-{index}-heading": section.heading,
+            f"sections-{index}-slug": section.slug,
+            f"sections-{index}-body_markdown": section.body_markdown,
+        }
+    data["sections-1-body_markdown"] = "Rivers end in lakes too."
+    data["sections-1-DELETE"] = ""
+    data |= {
+        "sections-2-essay": essay.pk,
+        "sections-2-position": 3,
+        "sections-2-heading": "Deltas",
+        "sections-2-slug": "deltas",
+        "sections-2-body_markdown": "Some split into many arms.",
+    }
+
+    response = client.post(reverse("admin:essays_essay_change", args=[essay.pk]), data)
+
+    assert response.status_code == 302, response.context and response.context.get("errors")
+    mouths.refresh_from_db()
+    assert (mouths.current_revision.number, mouths.current_revision.author) == (2, sam)
+    assert sources.revisions.count() == 1  # unchanged text: no revision
+    deltas = essay.sections.get(slug="deltas")
+    assert (deltas.current_revision.number, deltas.current_revision.author) == (1, sam)
+    assert set(essay.changes.values_list("summary", flat=True)) == {
+        "Title changed to 'Rivers, revised'.",
+        "Section 'Deltas' added.",
+    }
