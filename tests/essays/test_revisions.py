@@ -234,3 +234,27 @@ def test_editing_sections_on_the_essays_admin_page_records_revisions_and_changes
         "Title changed to 'Rivers, revised'.",
         "Section 'Deltas' added.",
     }
+
+
+def test_an_editor_edits_a_section_in_the_admin_and_finds_its_history_there(client, editor):
+    section = imported().essay.sections.get(slug="mouths")
+    client.force_login(editor)
+    page = reverse("admin:essays_section_change", args=[section.pk])
+
+    assert f'href="{section.get_history_url()}"' in client.get(page).text
+    response = client.post(
+        page,
+        {
+            "essay": section.essay_id,
+            "position": section.position,
+            "heading": section.heading,
+            "slug": section.slug,
+            "body_markdown": "Rivers end in the sea, mostly.\r\n\r\nSome in a lake.",
+        },
+    )
+
+    assert response.status_code == 302
+    revision = Section.objects.get(pk=section.pk).current_revision
+    assert (revision.number, revision.author, revision.source) == (2, editor, "admin")
+    assert revision.summary == "1 paragraph new or reworded."
+    assert client.get(reverse("admin:essays_sectionrevision_changelist")).status_code == 200
