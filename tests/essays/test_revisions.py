@@ -258,3 +258,24 @@ def test_an_editor_edits_a_section_in_the_admin_and_finds_its_history_there(clie
     assert (revision.number, revision.author, revision.source) == (2, editor, "admin")
     assert revision.summary == "1 paragraph new or reworded."
     assert client.get(reverse("admin:essays_sectionrevision_changelist")).status_code == 200
+
+
+def test_editors_saving_one_section_at_once_get_numbers_one_after_the_other(transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency is tested on PostgreSQL (CI runs it there)")
+    from tests.forum.test_discussion_queries import run_at_once
+
+    section_id = imported().essay.sections.get(slug="mouths").pk
+
+    def edit(n):
+        Section.objects.get(pk=section_id).revise(f"Rivers end, version {n}.")
+
+    run_at_once(edit, 6)
+
+    numbers = list(
+        SectionRevision.objects.filter(section=section_id).values_list("number", flat=True)
+    )
+    assert numbers == [1, 2, 3, 4, 5, 6, 7]
+    section = Section.objects.get(pk=section_id)
+    assert section.current_revision.number == 7
+    assert section.body_markdown == section.current_revision.body_markdown
