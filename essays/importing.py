@@ -17,7 +17,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.text import slugify
 
-from essays.models import Essay, Section
+from essays.models import Essay, EssayChange, Section, SectionRevision, Source
 
 BUNDLED_ESSAYS_DIR = Path(__file__).resolve().parent / "content"
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -258,25 +258,36 @@ def import_essay(parsed: ParsedEssay, *, prune: bool = False) -> ImportReport:
     """
     essay = Essay.objects.select_for_update().filter(slug=parsed.slug).first()
     report = ImportReport(essay=essay)
+    changes: list[str] = []
     if essay is None:
         essay = Essay.objects.create(title=parsed.title, slug=parsed.slug, summary=parsed.summary)
         report.essay, report.created = essay, True
     elif (essay.title, essay.summary) != (parsed.title, parsed.summary):
+        if essay.title != parsed.title:
+            changes.append(f"Title changed from {essay.title!r} to {parsed.title!r}.")
+        if essay.summary != parsed.summary:
+            changes.append("Summary changed.")
         essay.title, essay.summary = parsed.title, parsed.summary
         essay.save(update_fields=["title", "summary", "updated_at"])
         report.essay_changed = True
 
     existing = {section.slug: section for section in essay.sections.in_order()}
+    previous_order = list(existing)
     for position, incoming in enumerate(parsed.sections, start=1):
         section = existing.pop(incoming.slug, None)
-        wanted = {"heading": incoming.heading, "position": position, "body_markdown": incoming.body}
+        wanted = {"heading": incoming.heading, "position": position}
         if section is None:
-            Section.objects.create(essay=essay, slug=incoming.slug, **wanted)
+            section = Section(essay=essay, slug=incoming.slug, **wanted)
+            section.revise(incoming.body, source=Source.IMPORT)
             report.added.append(incoming.heading)
-        elif any(getattr(section, name) != value for name, value in wanted.items()):
-            for name, value in wanted.items():
-                setattr(section, name, value)
-            section.save()
+            if not report.created:
+                changes.append(f"Section {incoming.heading!r} added.")
+        elif incoming.body != section.body_markdown or any(
+            getattr(section, name) != value for name, value in wanted.items()
+        ):
+            if section.heading != incoming.heading:
+                changes.append(f"Section {section.heading!r} renamed to {incoming.heading!r}.")
+            section.revise(incoming.body, source=Source.IMPORT, **wanted)
             report.updated.append(incoming.heading)
         else:
             report.unchanged.append(incoming.heading)
@@ -289,11 +300,18 @@ def import_essay(parsed: ParsedEssay, *, prune: bool = False) -> ImportReport:
             others = {
                 label.split(".")[-1].lower(): count
                 for label, count in deleted.items()
-                if label != Section._meta.label and count
+                if label not in {Section._meta.label, SectionRevision._meta.label} and count
             }
             report.pruned.append((section.heading, others))
+            changes.append(f"Section {section.heading!r} removed (no longer in the file).")
     else:
         _keep_after(leftover, len(parsed.sections), report)
+    kept_order = [slug for slug in previous_order if slug in {s.slug for s in parsed.sections}]
+    if kept_order != [s.slug for s in parsed.sections if s.slug in previous_order]:
+        changes.append("Sections reordered.")
+    EssayChange.objects.bulk_create(
+        EssayChange(essay=essay, source=Source.IMPORT, summary=summary) for summary in changes
+    )
     return report
 
 

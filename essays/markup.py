@@ -10,6 +10,7 @@ renderer produced from Markdown with raw HTML switched off, never arbitrary HTML
 the strict Content-Security-Policy blocks inline script even if something slipped by.
 """
 
+import difflib
 import hashlib
 import re
 from functools import partial
@@ -120,10 +121,12 @@ class _LinearTreeWalker(html5lib_shim.getTreeWalker("etree")):
         return parent, places[parent], parents, None
 
 
-def render_essay(source: str, scope: str) -> str:
+def render_essay(source: str, scope: str, previous_html: str | None = None) -> str:
     """Render a section's Markdown to HTML, with an anchor id on every paragraph.
 
     `scope` (the section's slug) makes anchors unique across the whole essay page.
+    `previous_html` is the section's HTML before this edit, if any: a paragraph that
+    was edited keeps the anchor it had there (see carry_anchors), so links to it still work.
     """
     html = _essay_parser(scope).render(source)
     # A new Cleaner each time, as bleach.clean() makes: a Cleaner is not thread-safe.
@@ -131,7 +134,52 @@ def render_essay(source: str, scope: str) -> str:
         tags=ESSAY_TAGS, attributes=ESSAY_ATTRIBUTES, protocols=SAFE_PROTOCOLS, strip=True
     )
     cleaner.walker = _LinearTreeWalker
-    return cleaner.clean(html)
+    html = cleaner.clean(html)
+    if previous_html:
+        html = carry_anchors(paragraphs(previous_html), html)
+    return html
+
+
+# A paragraph at least this similar (difflib's ratio over its words) to one that
+# disappeared is taken to be that paragraph, edited, and keeps its anchor.
+SAME_PARAGRAPH = 0.6
+
+
+def carry_anchors(previous: list[tuple[str, str]], html: str) -> str:
+    """`html` with each new paragraph that looks like an edited old one wearing the old
+    paragraph's anchor: unchanged paragraphs keep theirs anyway (anchors come from the
+    words), and the most similar pairs are matched first, each old anchor at most once."""
+    current = paragraphs(html)
+    kept = {anchor for anchor, _ in current}
+    lost = [(anchor, text.split()) for anchor, text in previous if anchor not in kept]
+    new = [(anchor, text.split()) for anchor, text in current if anchor not in dict(previous)]
+    if not lost or not new:
+        return html
+    pairs = []
+    for old_anchor, old_words in lost:
+        matcher = difflib.SequenceMatcher(None, b=old_words, autojunk=False)
+        for new_anchor, new_words in new:
+            matcher.set_seq1(new_words)
+            if matcher.real_quick_ratio() >= SAME_PARAGRAPH and (
+                matcher.quick_ratio() >= SAME_PARAGRAPH
+            ):
+                ratio = matcher.ratio()
+                if ratio >= SAME_PARAGRAPH:
+                    pairs.append((ratio, new_anchor, old_anchor))
+    renamed: dict[str, str] = {}
+    taken: set[str] = set()
+    for _ratio, new_anchor, old_anchor in sorted(pairs, reverse=True):
+        if new_anchor not in renamed and old_anchor not in taken:
+            renamed[new_anchor] = old_anchor
+            taken.add(old_anchor)
+    if not renamed:
+        return html
+    return _anchor_attribute.sub(
+        lambda m: f'{m[1]}"{"#" if m[2] else ""}{renamed.get(m[3], m[3])}"', html
+    )
+
+
+_anchor_attribute = re.compile(r'(<p id=|<a class="pilcrow" href=)"(#?)(p-[0-9a-f]{8}(?:-\d+)?)"')
 
 
 # --- What people write: comments, bios ---------------------------------------------------
@@ -181,13 +229,28 @@ def render_user_text(source: str) -> str:
 
 _paragraph = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">(.*?)</p>', re.S)
 _tag = re.compile(r"<[^>]+>")
+_pilcrow = re.compile(r'<a class="pilcrow"[^>]*>.*?</a>', re.S)
+# Where one block of text ends and the next begins, in HTML that essays.markup rendered.
+_block_end = re.compile(r"</(?:p|li|h[1-6]|pre|blockquote|tr|table|ul|ol)>|<br ?/?>|<hr ?/?>")
+
+
+def _inline_text(html: str) -> str:
+    """The words of a stretch of HTML, whitespace collapsed as a browser shows it."""
+    return _whitespace.sub(" ", unescape(_tag.sub("", _pilcrow.sub("", html)))).strip()
+
+
+def plain_text(html: str) -> str:
+    """The plain text of rendered essay HTML, as readers see it: each block (paragraph,
+    list item, heading, table row...) on its own, whitespace collapsed inside it, blocks
+    separated by a blank line, pilcrow links left out.
+
+    This is THE text that positions in a section are counted in (SectionRevision.body_text,
+    quotes and their offsets): derive it only here.
+    """
+    blocks = (_inline_text(block) for block in _block_end.split(html))
+    return "\n\n".join(block for block in blocks if block)
 
 
 def paragraphs(html: str) -> list[tuple[str, str]]:
     """The anchored paragraphs of rendered essay HTML, as (anchor, plain text)."""
-    found = []
-    for anchor, inner in _paragraph.findall(html):
-        inner = re.sub(r'<a class="pilcrow"[^>]*>.*?</a>', "", inner)
-        text = _whitespace.sub(" ", unescape(_tag.sub("", inner))).strip()
-        found.append((anchor, text))
-    return found
+    return [(anchor, _inline_text(inner)) for anchor, inner in _paragraph.findall(html)]

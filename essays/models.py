@@ -1,11 +1,14 @@
 from dataclasses import dataclass
 
-from django.db import models
+from django.conf import settings
+from django.db import models, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from essays import versions
-from essays.markup import paragraphs, render_essay
+from essays.markup import paragraphs, plain_text, render_essay
+from essays.signals import section_revised
 
 QUOTE_CONTEXT = 40  # characters of context kept on each side of a quoted passage
 
@@ -68,6 +71,14 @@ class SectionQuerySet(models.QuerySet):
         return self.order_by("position", "pk")
 
 
+class Source(models.TextChoices):
+    """Where a change to the text came from."""
+
+    ADMIN = "admin", "edited in the admin"
+    IMPORT = "import", "imported from the Markdown file"
+    INITIAL = "initial", "the text as it was when revisions began"
+
+
 class Section(models.Model):
     essay = models.ForeignKey(Essay, on_delete=models.CASCADE, related_name="sections")
     position = models.PositiveIntegerField(default=0)
@@ -79,10 +90,23 @@ class Section(models.Model):
     discussion_closed = models.BooleanField(
         default=False, help_text="Readers can still read every comment, but nobody can post."
     )
+    # The revision body_markdown and body_html come from: set by save(), never by hand.
+    current_revision = models.ForeignKey(
+        "SectionRevision",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = SectionQuerySet.as_manager()
+
+    # Who and what the next save()'s revision is attributed to; revise() sets them.
+    revision_author = None
+    revision_source = Source.ADMIN
 
     class Meta:
         ordering = ["position", "pk"]
@@ -95,14 +119,67 @@ class Section(models.Model):
         return self.heading
 
     def save(self, *args, **kwargs):
-        self.body_html = render_essay(self.body_markdown, scope=self.slug)
+        """Render the text once, and record a SectionRevision whenever it changed.
+
+        This is the one place where revisions are made: the admin, its inlines and the
+        importer all save sections through here, with revision_author/revision_source
+        set (see revise()). The signal essays.signals.section_revised goes out in the
+        same transaction, so that whatever depends on the text follows it atomically.
+        """
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and {"body_markdown", "slug"} & set(update_fields):
-            kwargs["update_fields"] = {*update_fields, "body_html"}
-        super().save(*args, **kwargs)
+        if update_fields is not None and not {"body_markdown", "slug"} & set(update_fields):
+            super().save(*args, **kwargs)  # no change to the text (a switch, a position)
+            return
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "body_html", "current_revision"}
+        with transaction.atomic():
+            previous = self._latest_revision()
+            self.body_html = render_essay(
+                self.body_markdown,
+                scope=self.slug,
+                previous_html=previous.body_html if previous else None,
+            )
+            super().save(*args, **kwargs)
+            if previous is None or previous.body_markdown != self.body_markdown:
+                self._record_revision(previous)
 
     def get_absolute_url(self):
         return reverse("section", args=[self.essay.slug, self.slug])
+
+    def revise(self, markdown: str, *, by=None, source=Source.ADMIN, **changes) -> bool:
+        """Give the section new text (and any other `changes`, say a heading) and save it:
+        a new revision is recorded if, and only if, the text changed. Returns whether it did."""
+        self.body_markdown = markdown
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.revision_author, self.revision_source = by, source
+        before = self.current_revision_id
+        self.save()
+        return self.current_revision_id != before
+
+    def _latest_revision(self) -> "SectionRevision | None":
+        if self.pk is None:
+            return None
+        # Lock the section: two editors saving at once get numbers one after the other.
+        # FOR NO KEY UPDATE, so that comments (which reference the row) are still posted.
+        Section.objects.select_for_update(no_key=True, of=("self",)).filter(pk=self.pk).exists()
+        return self.revisions.order_by("-number").first()
+
+    def _record_revision(self, previous: "SectionRevision | None") -> None:
+        revision = SectionRevision.objects.create(
+            section=self,
+            number=previous.number + 1 if previous else 1,
+            author=self.revision_author,
+            source=self.revision_source,
+            body_markdown=self.body_markdown,
+            body_html=self.body_html,
+            body_text=plain_text(self.body_html),
+            summary=SectionRevision.describe(previous, self.body_html),
+        )
+        self.current_revision = revision
+        super().save(update_fields=["current_revision"])
+        self.revision_author, self.revision_source = None, Source.ADMIN
+        section_revised.send(sender=Section, section=self, previous=previous, revision=revision)
 
     def find_passage(self, quote: str, anchor: str = "") -> Passage | None:
         """Where `quote` occurs in this section (whitespace-insensitive), preferring the
@@ -127,6 +204,66 @@ class Section(models.Model):
     @property
     def is_open_for_discussion(self) -> bool:
         return not (self.discussion_closed or self.essay.discussion_closed)
+
+
+class SectionRevision(models.Model):
+    """One version of a section's text, kept for good: never changed once written."""
+
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField(help_text="1, 2, 3... within its section.")
+    created_at = models.DateTimeField(default=timezone.now)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.ADMIN)
+    body_markdown = models.TextField("text (Markdown)")
+    body_html = models.TextField()
+    # The plain text readers see (essays.markup.plain_text): what text positions count in.
+    body_text = models.TextField()
+    summary = models.CharField(max_length=300, help_text="One line: what changed.")
+
+    class Meta:
+        ordering = ["section", "number"]
+        get_latest_by = "number"
+        constraints = [
+            models.UniqueConstraint(fields=["section", "number"], name="revision_number_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.section} (revision {self.number})"
+
+    @staticmethod
+    def describe(previous: "SectionRevision | None", body_html: str) -> str:
+        """A one-line summary of a change, counted in paragraphs."""
+        if previous is None:
+            return "First version."
+        before = {text for _, text in paragraphs(previous.body_html)}
+        after = {text for _, text in paragraphs(body_html)}
+        parts = []
+        if gone := len(before - after):
+            parts.append(f"{gone} paragraph{'s' if gone != 1 else ''} changed or removed")
+        if new := len(after - before):
+            parts.append(f"{new} paragraph{'s' if new != 1 else ''} new or reworded")
+        return ("; ".join(parts) or "Formatting changed") + "."
+
+
+class EssayChange(models.Model):
+    """A change to an essay as a whole: its title, the order of its sections, a section
+    added, renamed or removed. Changes to a section's text are SectionRevisions."""
+
+    essay = models.ForeignKey(Essay, on_delete=models.CASCADE, related_name="changes")
+    created_at = models.DateTimeField(default=timezone.now)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.ADMIN)
+    summary = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["essay", "-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.essay}: {self.summary}"
 
 
 # --- Knowing, without a query, whether any essay text changed ----------------------------

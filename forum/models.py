@@ -261,6 +261,7 @@ class CommentQuerySet(models.QuerySet):
             root_id=parent.thread_id if parent else None,
             depth=parent.depth + 1 if parent else 0,
             submission_token=token,
+            revision_id=section.current_revision_id,
         )
         if passage:
             comment.quote_text, comment.quote_before = passage.text, passage.before
@@ -288,6 +289,11 @@ class CommentQuerySet(models.QuerySet):
         else:
             Notification.objects.comment_published(comment)
         return comment, True
+
+
+class EditorAnswer(models.TextChoices):
+    ADDRESSED = "addressed", "addressed in a revision"
+    DECLINED = "declined", "declined"
 
 
 class Comment(models.Model):
@@ -356,6 +362,35 @@ class Comment(models.Model):
     # The text as PostgreSQL's full-text search sees it, kept up to date by
     # update_search_vector() and indexed (GIN) by migration 0004; unused on SQLite.
     search_vector = SearchVectorField(null=True, editable=False)
+    # The revision of the section's text the comment was written against.
+    revision = models.ForeignKey(
+        "essays.SectionRevision",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="comments",
+    )
+    # The essay's editors' answer to it (Comment.answer()): addressed in a revision, or
+    # declined with a reason.
+    editor_answer = models.CharField(
+        "editors' answer", max_length=10, choices=EditorAnswer.choices, blank=True, default=""
+    )
+    addressed_in = models.ForeignKey(
+        "essays.SectionRevision",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="addressed_comments",
+    )
+    editor_note = models.TextField(
+        blank=True, help_text="What was changed (optional), or why not (required)."
+    )
+    answered_by = models.ForeignKey(
+        User, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -368,7 +403,10 @@ class Comment(models.Model):
             models.Index(fields=["section", "parent", "created_at"]),
             models.Index(fields=["author", "created_at"]),
         ]
-        permissions = [("moderate_comment", "Can moderate comments")]
+        permissions = [
+            ("moderate_comment", "Can moderate comments"),
+            ("answer_comment", "Can answer comments for the essay's editors"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["author", "submission_token"], name="comment_submitted_once"
