@@ -241,7 +241,12 @@ def _refine(quote: str, text: str, start: int, end: int) -> tuple[int, int]:
         for e in ends or [end]:
             if e > s and (score := similarity(quote, text[s:e])) > best[0]:
                 best = (score, s, e)
-    return best[1], best[2]
+    _, start, end = best
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _approximate(quote: Quote, new: str, expected: int) -> Anchor:
@@ -274,3 +279,27 @@ def _approximate(quote: Quote, new: str, expected: int) -> Anchor:
         if (rank[state], confidence) > (rank.get(best.state, 0), best.confidence):
             best = Anchor(state, start, end, confidence)
     return best
+
+
+def paragraph_spans(paragraphs: list[tuple[str, str]], text: str) -> list[tuple[int, int, str]]:
+    """(start, end, anchor) of each anchored paragraph in the plain text, in order:
+    `paragraphs` as essays.markup.paragraphs() gives them, `text` as plain_text()."""
+    spans, cursor = [], 0
+    for anchor, words in paragraphs:
+        start = text.find(words, cursor)
+        if start < 0 or not words:
+            continue
+        spans.append((start, start + len(words), anchor))
+        cursor = start + len(words)
+    return spans
+
+
+def paragraph_at(spans: list[tuple[int, int, str]], position: int | None) -> str:
+    """The anchor of the paragraph holding `position` ("" if none does: a list, a
+    heading, or an orphaned quote)."""
+    if position is None:
+        return ""
+    index = bisect.bisect_right(spans, (position, float("inf"))) - 1
+    if index >= 0 and spans[index][0] <= position < spans[index][1]:
+        return spans[index][2]
+    return ""

@@ -13,8 +13,9 @@ from django.utils.text import Truncator
 
 from accounts.models import Ban, User
 from essays import versions
-from essays.markup import render_user_text
+from essays.markup import paragraphs, render_user_text
 from essays.models import Essay, Section
+from forum import anchoring
 
 # --- Discussion ---------------------------------------------------------------------------
 
@@ -224,6 +225,29 @@ class CommentQuerySet(models.QuerySet):
     def with_author(self):
         return self.select_related("author")
 
+    def reanchor(self, section, previous, revision) -> int:
+        """Follow every quote of `section` from `previous`'s text to `revision`'s
+        (forum/anchoring.py): once per edit, in the edit's transaction, in bulk.
+        Returns how many comments quote a passage."""
+        diff = anchoring.Diff(previous.body_text, revision.body_text)
+        spans = anchoring.paragraph_spans(paragraphs(revision.body_html), revision.body_text)
+        comments = list(
+            self.filter(section=section)
+            .exclude(quote_text="")
+            .only("quote_text", "quote_before", "quote_after", *Comment.ANCHOR_FIELDS)
+        )
+        for comment in comments:
+            start, end, state = comment.anchor_start, comment.anchor_end, comment.anchor_state
+            if not state:  # quoted before anchors were kept: find it in the old text first
+                found = anchoring.locate(previous.body_text, comment.quote_selector())
+                start, end, state = found.start, found.end, found.state
+            anchor = anchoring.reanchor(comment.quote_selector(), diff, start, end, state)
+            comment.place_quote(anchor, revision.body_text, spans)
+        self.model.objects.bulk_update(comments, Comment.ANCHOR_FIELDS, batch_size=500)
+        if comments:
+            discussion_changed(section.pk)
+        return len(comments)
+
     def remove_all(self, *, by, reason: str) -> tuple[int, list]:
         """Remove these comments (spam clean-up), except those of authors `by` may not
         suspend (staff above a moderator). Returns how many were removed, and the
@@ -266,6 +290,8 @@ class CommentQuerySet(models.QuerySet):
         if passage:
             comment.quote_text, comment.quote_before = passage.text, passage.before
             comment.quote_after, comment.quote_anchor = passage.after, passage.anchor
+            if revision := section.current_revision:
+                comment.anchor_quote(revision)
         comment.render()
         hold = ModerationPolicy.current().reason_to_hold(author, comment)
         if hold:
@@ -289,6 +315,15 @@ class CommentQuerySet(models.QuerySet):
         else:
             Notification.objects.comment_published(comment)
         return comment, True
+
+
+class AnchorState(models.TextChoices):
+    """Where a comment's quote stands in the section's current text (forum/anchoring.py)."""
+
+    ANCHORED = anchoring.ANCHORED, "anchored"
+    CHANGED = anchoring.CHANGED, "responded to an earlier version"
+    ORPHANED = anchoring.ORPHANED, "passage removed"
+    REVIEW = anchoring.REVIEW, "needs review"
 
 
 class EditorAnswer(models.TextChoices):
@@ -362,6 +397,18 @@ class Comment(models.Model):
     # The text as PostgreSQL's full-text search sees it, kept up to date by
     # update_search_vector() and indexed (GIN) by migration 0004; unused on SQLite.
     search_vector = SearchVectorField(null=True, editable=False)
+    # Where the quote is in the section's current text, kept by CommentQuerySet.reanchor()
+    # whenever the section gets a new revision (empty without a quote): its state, the
+    # text-position selector (start, end in the revision's body_text), how sure the
+    # match is, the paragraph it is in now, and its current wording when reworded.
+    anchor_state = models.CharField(
+        max_length=10, choices=AnchorState.choices, blank=True, default="", db_index=True
+    )
+    anchor_start = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    anchor_end = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    anchor_confidence = models.FloatField(null=True, blank=True, editable=False)
+    anchor_paragraph = models.CharField(max_length=40, blank=True, editable=False)
+    anchor_text = models.TextField(blank=True, editable=False)
     # The revision of the section's text the comment was written against.
     revision = models.ForeignKey(
         "essays.SectionRevision",
@@ -413,11 +460,37 @@ class Comment(models.Model):
             ),
         ]
 
+    ANCHOR_FIELDS = [
+        *("anchor_state", "anchor_start", "anchor_end", "anchor_confidence"),
+        *("anchor_paragraph", "anchor_text"),
+    ]
+
     def __str__(self):
         return f"Comment {self.pk} on {self.section_id}"
 
     def get_absolute_url(self):
         return reverse("comment", args=[self.pk])
+
+    def quote_selector(self) -> anchoring.Quote:
+        """The text-quote selector: the words quoted and their context when written."""
+        return anchoring.Quote(self.quote_text, self.quote_before, self.quote_after)
+
+    def anchor_quote(self, revision) -> None:
+        """Place a new quote in the revision of the text it was written against."""
+        spans = anchoring.paragraph_spans(paragraphs(revision.body_html), revision.body_text)
+        text = revision.body_text
+        # Near its paragraph, when the same words occur in several.
+        near = next((start for start, _, anchor in spans if anchor == self.quote_anchor), 0)
+        self.place_quote(anchoring.locate(text, self.quote_selector(), near), text, spans)
+
+    def place_quote(self, anchor: anchoring.Anchor, text: str, spans) -> None:
+        """Store where the quote is now (unsaved): text is the revision's body_text."""
+        self.anchor_state = anchor.state
+        self.anchor_start, self.anchor_end = anchor.start, anchor.end
+        self.anchor_confidence = anchor.confidence
+        self.anchor_paragraph = anchoring.paragraph_at(spans, anchor.start)
+        reworded = anchor.state in (AnchorState.CHANGED, AnchorState.REVIEW)
+        self.anchor_text = anchor.wording(text) if reworded else ""
 
     @classmethod
     def personal_data(cls, user) -> dict[str, list]:
@@ -679,7 +752,8 @@ class Comment(models.Model):
         Subscription.objects.filter(user=me.author_id, thread=me).delete()
         me.status = Comment.Status.DELETED
         me.body = me.body_html = me.quote_text = me.quote_before = me.quote_after = ""
-        me.quote_anchor = ""
+        me.quote_anchor = me.anchor_state = me.anchor_paragraph = me.anchor_text = ""
+        me.anchor_start = me.anchor_end = me.anchor_confidence = None
         me.search_vector = None
         me.save()
         me.revisions.all().delete()

@@ -25,6 +25,7 @@ PAGE_FIELDS = [
     *("id", "section_id", "parent_id", "root_id", "author_id", "body_html", "status"),
     *("path", "depth", "reply_count", "score", "created_at", "edited_at"),
     *("quote_text", "quote_before", "quote_after", "quote_anchor"),
+    *("anchor_state", "anchor_paragraph", "anchor_text", "revision__number"),
     *("is_pinned", "moderation_reason", "shows_text"),
 ]
 
@@ -60,6 +61,12 @@ class PageComment:
     quote_before: str
     quote_after: str
     quote_anchor: str
+    anchor_state: str
+    anchor_paragraph: str
+    anchor_text: str
+    # The revision of the section's text the comment was written against (None: before
+    # revisions were kept).
+    revision_number: int | None
     is_pinned: bool
     moderation_reason: str
     # Whether this viewer may see the text (and author): False for a placeholder.
