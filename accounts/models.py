@@ -142,6 +142,11 @@ class User(AbstractUser):
         # Checking staff first spares every other member the permission queries.
         return self.has_staff_powers and self.has_perm("forum.moderate_comment")
 
+    @property
+    def is_editor(self) -> bool:
+        """Staff who answer comments for the essay's editors ("addressed in revision N")."""
+        return self.has_staff_powers and self.has_perm("forum.answer_comment")
+
     def can_be_suspended_by(self, actor) -> bool:
         """Moderators suspend members; staff can be suspended (and have all their
         comments removed) only by a superuser, and nobody suspends themselves."""

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 
 from accounts import views as account_views
-from forum import comment_views, notification_views, views
+from forum import comment_views, notification_views, revision_views, views
 from forum.feeds import EssayCommentsFeed, SectionCommentsFeed
 from forum.ids import IdConverter
 
@@ -46,6 +46,19 @@ urlpatterns = [
     path(section, views.section_detail, name="section"),
     path("essays/<slug:essay_slug>/feed.atom", EssayCommentsFeed(), name="essay_feed"),
     path(f"{section}feed.atom", SectionCommentsFeed(), name="section_feed"),
+    path(f"{section}revisions/", revision_views.section_history, name="section_history"),
+    path(
+        f"{section}revisions/<id:number>/",
+        revision_views.section_revision,
+        name="section_revision",
+    ),
+    path(f"{section}diff/", revision_views.choose_diff, name="section_choose_diff"),
+    path(
+        f"{section}diff/<id:before>..<id:after>/",
+        revision_views.section_diff,
+        name="section_diff",
+    ),
+    path(f"{section}p/<str:anchor>/", revision_views.paragraph_link, name="paragraph"),
     path(f"{section}follow/", notification_views.follow_section, name="follow_section"),
     path(f"{section}comments/", comment_views.post_comment, name="post_comment"),
     path(f"{section}comments/preview/", comment_views.preview_comment, name="preview_comment"),

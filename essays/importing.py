@@ -309,9 +309,8 @@ def import_essay(parsed: ParsedEssay, *, prune: bool = False) -> ImportReport:
     kept_order = [slug for slug in previous_order if slug in {s.slug for s in parsed.sections}]
     if kept_order != [s.slug for s in parsed.sections if s.slug in previous_order]:
         changes.append("Sections reordered.")
-    EssayChange.objects.bulk_create(
-        EssayChange(essay=essay, source=Source.IMPORT, summary=summary) for summary in changes
-    )
+    for summary in changes:
+        EssayChange.record(essay, summary, source=Source.IMPORT)
     return report
 
 

@@ -146,6 +146,9 @@ class Section(models.Model):
     def get_absolute_url(self):
         return reverse("section", args=[self.essay.slug, self.slug])
 
+    def get_history_url(self):
+        return reverse("section_history", args=[self.essay.slug, self.slug])
+
     def revise(self, markdown: str, *, by=None, source=Source.ADMIN, **changes) -> bool:
         """Give the section new text (and any other `changes`, say a heading) and save it:
         a new revision is recorded if, and only if, the text changed. Returns whether it did."""
@@ -264,6 +267,10 @@ class EssayChange(models.Model):
 
     def __str__(self):
         return f"{self.essay}: {self.summary}"
+
+    @classmethod
+    def record(cls, essay, summary: str, *, by=None, source=Source.ADMIN) -> "EssayChange":
+        return cls.objects.create(essay=essay, summary=summary, author=by, source=source)
 
 
 # --- Knowing, without a query, whether any essay text changed ----------------------------

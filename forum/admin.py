@@ -28,10 +28,12 @@ from accounts.admin import UserAdmin
 from accounts.models import Ban, User
 from forum.ids import IdField, parse_id
 from forum.models import (
+    AnswerItem,
     AuthorRecord,
     Comment,
     CommentRevision,
     Decision,
+    EditorAnswer,
     EssayDiscussion,
     ModerationLog,
     ModerationPolicy,
@@ -914,3 +916,129 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- The essay's editors answer comments ------------------------------------------------
+
+
+class AnswerForm(forms.ModelForm):
+    """The editors' answer to a comment. Validating it is carrying it out: the comment's
+    own method (mark_addressed or decline) checks the rules, writes, and tells the
+    commenter, inside the admin's transaction; a refusal becomes the form's error."""
+
+    revision_number = forms.IntegerField(
+        label="addressed in revision",
+        min_value=1,
+        required=False,
+        help_text="The number of the section's revision that addresses the comment.",
+    )
+
+    class Meta:
+        model = AnswerItem
+        fields = ["editor_answer", "revision_number", "editor_note"]
+        labels = {"editor_answer": "answer", "editor_note": "note, or the reason for declining"}
+
+    def __init__(self, *args, editor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editor = editor
+        self.fields["editor_answer"].required = True
+        if self.instance.addressed_in_id:
+            self.initial["revision_number"] = self.instance.addressed_in.number
+
+    def clean(self):
+        data = super().clean()
+        answer, note = data.get("editor_answer"), data.get("editor_note", "")
+        number = data.get("revision_number")
+        if answer == EditorAnswer.ADDRESSED and number is None:
+            raise forms.ValidationError("Say which revision addresses the comment.")
+        if self.errors:
+            return data
+        comment = Comment.objects.get(pk=self.instance.pk)
+        try:
+            if answer == EditorAnswer.ADDRESSED:
+                comment.mark_addressed(self.editor, number, note)
+            else:
+                comment.decline(self.editor, note)
+        except Refused as refusal:
+            raise forms.ValidationError(str(refusal)) from None
+        return data
+
+
+@admin.register(AnswerItem)
+class AnswerAdmin(admin.ModelAdmin):
+    """Where the essay's editors (the Editors group) answer published comments."""
+
+    form = AnswerForm
+    list_display = ["excerpt", "author", "section", "written_against", "answer", "created_at"]
+    list_filter = ["editor_answer", "section__essay", "section"]
+    search_fields = ["body"]
+    list_select_related = ["author", "section__essay", "revision", "addressed_in"]
+    ordering = ["-created_at"]
+    readonly_fields = ["author", "section", "written_against", "quote", "text", "answered"]
+    fieldsets = [
+        (None, {"fields": ["author", "section", "written_against", "quote", "text"]}),
+        (
+            "The editors' answer",
+            {"fields": ["editor_answer", "revision_number", "editor_note", "answered"]},
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=Comment.Status.PUBLISHED)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithEditor(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, editor=request.user, **inner)
+
+        return WithEditor
+
+    def save_model(self, request, obj, form, change):
+        pass  # AnswerForm.clean() did it, through the comment's own method
+
+    def has_module_permission(self, request):
+        return request.user.is_editor
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_editor
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_editor
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="comment")
+    def excerpt(self, comment):
+        return Truncator(comment.body or "(no text)").chars(80)
+
+    @admin.display(description="written against revision")
+    def written_against(self, comment):
+        return comment.revision.number if comment.revision_id else "—"
+
+    @admin.display(description="answer")
+    def answer(self, comment):
+        if comment.editor_answer == EditorAnswer.ADDRESSED:
+            return f"addressed in revision {comment.addressed_in.number}"
+        return comment.get_editor_answer_display() or "—"
+
+    @admin.display(description="quoted passage")
+    def quote(self, comment):
+        return comment.quote_text or "—"
+
+    @admin.display(description="text")
+    def text(self, comment):
+        # body_html was produced by essays.markup, which sanitizes it.
+        return mark_safe(comment.body_html)  # noqa: S308
+
+    @admin.display(description="answered")
+    def answered(self, comment):
+        if not comment.answered_at:
+            return "not yet"
+        who = comment.answered_by.public_name if comment.answered_by_id else "someone"
+        return f"by {who}, {comment.answered_at:%Y-%m-%d %H:%M}"

@@ -730,6 +730,51 @@ class Comment(models.Model):
         self.status, self.moderation_reason = me.status, me.moderation_reason
 
     @transaction.atomic
+    def mark_addressed(self, editor, revision_number: int, note: str = "") -> None:
+        """The essay's editors changed the text for this comment: revision
+        `revision_number` of its section addresses it (`note`: what changed, optional)."""
+        self._answer(editor, EditorAnswer.ADDRESSED, note, revision_number)
+
+    def decline(self, editor, reason: str) -> None:
+        """The essay's editors decided not to change the text for this comment, and say why."""
+        self._answer(editor, EditorAnswer.DECLINED, reason)
+
+    @transaction.atomic
+    def _answer(self, editor, answer: str, note: str, revision_number: int | None = None):
+        # Raises Refused, with the reason in words, when the rules say no.
+        if not editor.is_editor:
+            raise Refused("Only the essay's editors answer comments.")
+        me = (
+            Comment.objects.select_for_update(**ROW_LOCK).select_related("revision").get(pk=self.pk)
+        )
+        if me.status != Comment.Status.PUBLISHED:
+            raise Refused("Only a published comment can be answered.")
+        note = note.strip()
+        revision = None
+        if answer == EditorAnswer.DECLINED and not note:
+            raise Refused("Say why the comment is declined: the reason is shown with it.")
+        if answer == EditorAnswer.ADDRESSED:
+            revision = me.section.revisions.filter(number=revision_number).first()
+            if revision is None:
+                raise Refused(f"The section has no revision {revision_number}.")
+            if me.revision and revision.number <= me.revision.number:
+                raise Refused(
+                    f"Revision {revision.number} is not newer than the text the comment "
+                    f"responded to (revision {me.revision.number})."
+                )
+        fields = {
+            "editor_answer": answer,
+            "addressed_in": revision,
+            "editor_note": note,
+            "answered_by": editor,
+            "answered_at": timezone.now(),
+        }
+        for name, value in fields.items():
+            setattr(me, name, value)
+            setattr(self, name, value)
+        me.save(update_fields=[*fields, "updated_at"])  # its post_save refreshes caches
+        Notification.objects.comment_answered(me, actor=editor)
+
     def delete_by_author(self, by=None) -> None:
         """Take the comment back: its text, quote and earlier versions are erased and it
         becomes "[deleted]", a placeholder shown only while others' replies hang from
@@ -1086,6 +1131,16 @@ class ReviewItem(Comment):
         verbose_name_plural = "review queue"
 
 
+class AnswerItem(Comment):
+    """Comments as the essay's editors see them: to be answered (addressed in a revision,
+    or declined). Who may use it is the answer_comment permission, not this model's own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "comment to answer"
+        verbose_name_plural = "comments to answer"
+
+
 class DiscussionSwitch:
     """Opening and closing a discussion, on the record: for the proxies below."""
 
@@ -1305,9 +1360,9 @@ class NotificationQuerySet(models.QuerySet):
         person no longer has a moderator's powers."""
         Kind, Status = Notification.Kind, Comment.Status
         seen = Comment.objects.visible_to(user).filter(shows_text=True).values("pk")
-        fits = Q(kind__in=Notification.DISCUSSION, comment__status=Status.PUBLISHED) | Q(
-            kind=Kind.REMOVED, comment__status=Status.REMOVED
-        )
+        fits = Q(
+            kind__in=(*Notification.DISCUSSION, Kind.ANSWERED), comment__status=Status.PUBLISHED
+        ) | Q(kind=Kind.REMOVED, comment__status=Status.REMOVED)
         if user.is_moderator:
             fits |= Q(kind=Kind.REVIEW, comment__in=needs_review().values("pk"))
         return self.filter(fits, comment__in=seen)
@@ -1368,6 +1423,18 @@ class NotificationQuerySet(models.QuerySet):
         if author is None or self.filter(comment=comment, kind=Notification.Kind.REMOVED).exists():
             return []
         return self._create(comment, [(author, Notification.Kind.REMOVED)])
+
+    @transaction.atomic
+    def comment_answered(self, comment, actor=None) -> list["Notification"]:
+        """Tell an author that the essay's editors answered their comment (addressed in
+        a revision, or declined). Told once per comment; a later change of the answer
+        shows on the comment itself."""
+        if comment.author_id is None or (actor is not None and actor.pk == comment.author_id):
+            return []
+        author = _may_be_told(User.objects.filter(pk=comment.author_id)).first()
+        if author is None or self.filter(comment=comment, kind=Notification.Kind.ANSWERED).exists():
+            return []
+        return self._create(comment, [(author, Notification.Kind.ANSWERED)])
 
     @transaction.atomic
     def review_needed(self, comment, actor=None) -> list["Notification"]:
@@ -1466,6 +1533,7 @@ class Notification(models.Model):
         SECTION = "section", "a new comment in a section you follow"
         REMOVED = "removed", "a moderator removed your comment"
         REVIEW = "review", "a comment waits for review"
+        ANSWERED = "answered", "the editors answered your comment"
 
     DISCUSSION = (Kind.REPLY, Kind.THREAD, Kind.SECTION)
     KINDS = {
@@ -1501,6 +1569,14 @@ class Notification(models.Model):
             stop_question="Stop emails when a moderator removes one of your comments?",
             stop_done="You will no longer get emails about removed comments. You are still "
             "told under Notifications.",
+        ),
+        Kind.ANSWERED: NotificationKind(
+            preference="email_on_reply",
+            sentence="The editors answered your comment on “{section}”",
+            stop_offer="Stop emails about replies to your comments",
+            stop_question="Stop emails about replies to your comments (and the editors' answers)?",
+            stop_done="You will no longer get emails about replies to your comments or the "
+            "editors' answers. They still show under Notifications.",
         ),
         Kind.REVIEW: NotificationKind(
             preference="email_on_review",

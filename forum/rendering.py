@@ -99,9 +99,10 @@ class CommentRenderer:
         self.csrf = get_token(request) if participation.refusal is None else ""
         self.now = timezone.now()
         self.section_url = section.get_absolute_url()
-        # The section's history (the revision engineer's pages): old texts and diffs.
-        self.history_url = f"{self.section_url}history/"
         self.url = {name: _url_pattern(name) for name in URL_NAMES}
+        slugs = [section.essay.slug, section.slug]
+        self.diff_url = reverse("section_diff", args=[*slugs, 987654321, 987654322])
+        self.revision_url = reverse("section_revision", args=[*slugs, 987654321])
 
     @cached_property
     def current_revision(self) -> int | None:
@@ -149,7 +150,12 @@ class CommentRenderer:
             # body_html was sanitized by essays.markup when the comment was saved.
             text = SafeString(c.body_html)
             inner = join(
-                [self._notice(c), self._quote(c), h('<div class="user-text">{}</div>', text)]
+                [
+                    self._notice(c),
+                    self._quote(c),
+                    h('<div class="user-text">{}</div>', text),
+                    self._answer(c),
+                ]
             )
         return h('<div class="comment__body" id="c-{}-body">{}</div>', c.pk, inner)
 
@@ -254,6 +260,30 @@ class CommentRenderer:
             text = h("Removed by a moderator.{} Only you and the moderators can see it.", reason)
         return h('<p class="comment__notice">{}</p>', text)
 
+    def _answer(self, c) -> SafeString:
+        """The essay's editors' answer (Comment.mark_addressed / decline), with the
+        changes that addressed the comment one click away."""
+        if c.editor_answer == "addressed" and c.addressed_number:
+            before = c.revision_number or c.addressed_number - 1
+            url = self.diff_url.replace("987654321", str(before)).replace(
+                "987654322", str(c.addressed_number)
+            )
+            note = h(" {}", c.editor_note) if c.editor_note else EMPTY
+            return h(
+                '<p class="comment__answer" data-answer="addressed">Addressed by the editors in '
+                '<a href="{}">revision {} (see what changed)</a>.{}</p>',
+                url,
+                c.addressed_number,
+                note,
+            )
+        if c.editor_answer == "declined":
+            return h(
+                '<p class="comment__answer" data-answer="declined">The editors declined to '
+                "change the text: {}</p>",
+                c.editor_note,
+            )
+        return EMPTY
+
     def _quote(self, c) -> SafeString:
         """The passage of the section the comment answers, and where it stands now
         (forum/anchoring.py): its state as words and as data-anchor-state, with the
@@ -327,10 +357,13 @@ class CommentRenderer:
         )
 
     def _revision_url(self, number: int) -> str:
-        return f"{self.history_url}{number}/"
+        return self.revision_url.replace("987654321", str(number))
 
     def _diff_url(self, number: int) -> str:
-        return f"{self.history_url}?from={number}&to={self.current_revision}"
+        """What changed from the revision a quote was written against to the current one."""
+        return self.diff_url.replace("987654321", str(number)).replace(
+            "987654322", str(self.current_revision)
+        )
 
     def _actions(self, node: Node) -> SafeString:
         """What the viewer may do, as Participation decided for this node: the score

@@ -25,8 +25,10 @@ PAGE_FIELDS = [
     *("id", "section_id", "parent_id", "root_id", "author_id", "body_html", "status"),
     *("path", "depth", "reply_count", "score", "created_at", "edited_at"),
     *("quote_text", "quote_before", "quote_after", "quote_anchor"),
-    *("anchor_state", "anchor_paragraph", "anchor_text", "revision__number"),
+    *("anchor_state", "anchor_paragraph", "anchor_text"),
     *("is_pinned", "moderation_reason", "shows_text"),
+    # The editors' answer, and the revisions it links between (joined, no extra query).
+    *("editor_answer", "editor_note", "revision__number", "addressed_in__number"),
 ]
 
 
@@ -64,13 +66,14 @@ class PageComment:
     anchor_state: str
     anchor_paragraph: str
     anchor_text: str
-    # The revision of the section's text the comment was written against (None: before
-    # revisions were kept).
-    revision_number: int | None
     is_pinned: bool
     moderation_reason: str
     # Whether this viewer may see the text (and author): False for a placeholder.
     shows_text: bool
+    editor_answer: str
+    editor_note: str
+    revision_number: int | None  # the revision of the text it responded to
+    addressed_number: int | None  # the revision that addressed it, if one did
     # Whether anyone can see a reply to it (Comment.answered).
     answered: bool
     author: PageAuthor | None = None

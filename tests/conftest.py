@@ -9,6 +9,7 @@
     mo     a moderator: staff, in the Moderators group, nothing more
     eager  a moderator who asked to be emailed about the review queue
     sam    the administrator (a superuser with a verified address)
+    editor an editor of the essays: staff, in the Editors group, nothing more
 
 Crowds (a dozen voters, four reporters) come from make_member(); anyone else a test
 needs is one of these.
@@ -156,6 +157,27 @@ def mo(db):
 @pytest.fixture
 def eager(db):
     return make_moderator("eager", email_on_review=True)
+
+
+def editors_group():
+    """The group migration 0006 made (browser tests empty the database: made again)."""
+    from django.contrib.auth.models import Group, Permission
+
+    migration = importlib.import_module("forum.migrations.0006_editors_group")
+    group, created = Group.objects.get_or_create(name="Editors")
+    if created:
+        group.permissions.set(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            for app_label, codename in migration.EDITOR_PERMISSIONS
+        )
+    return group
+
+
+@pytest.fixture
+def editor(db):
+    user = make_member("editor", is_staff=True)
+    user.groups.add(editors_group())
+    return user
 
 
 @pytest.fixture

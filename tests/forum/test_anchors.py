@@ -89,7 +89,8 @@ def test_a_reworded_passage_shows_both_wordings_and_the_diff(client, section, an
     assert "Responded to an earlier version (revision 1)" in block
     assert f"<mark>{QUOTE}</mark>" in block
     assert "<mark>comparable performance at a fraction of the compute cost</mark>" in block
-    assert f'href="{section.get_absolute_url()}history/?from=1&amp;to=2"' in block
+    diff = reverse("section_diff", args=[section.essay.slug, section.slug, 1, 2])
+    assert f'href="{diff}"' in block
 
 
 def test_a_deleted_passage_leaves_the_quote_linked_to_its_revision(client, section, ann):
@@ -105,7 +106,8 @@ def test_a_deleted_passage_leaves_the_quote_linked_to_its_revision(client, secti
     block = quote_block(client.get(section.get_absolute_url()).text, comment)
     assert 'data-anchor-state="orphaned"' in block
     assert "This passage is no longer in the section." in block
-    assert f'href="{section.get_absolute_url()}history/1/"' in block
+    revision = reverse("section_revision", args=[section.essay.slug, section.slug, 1])
+    assert f'href="{revision}"' in block
     assert f"<mark>{QUOTE}</mark>" in block
 
 
@@ -212,6 +214,6 @@ def test_a_page_full_of_reworded_quotes_costs_one_query_more(
         response = client.get(url)
 
     assert len(re.findall(r"data-anchor-state=", response.text)) == size
-    assert response.text.count("?from=1&amp;to=2") == len(range(1, size, 4)) + len(
+    assert response.text.count("/diff/1..2/") == len(range(1, size, 4)) + len(
         range(3, size, 4)
     )  # the changed and the review ones

@@ -39,7 +39,7 @@ def place_existing_quotes(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forum', '0005_comment_revision_and_answer'),
+        ('forum', '0007_comments_to_answer'),
     ]
 
     operations = [
