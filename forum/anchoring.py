@@ -236,11 +236,16 @@ def _refine(quote: str, text: str, start: int, end: int) -> tuple[int, int]:
     are most like the quote (the alignment's ends are only roughly right)."""
     starts = [m.start() for m in _word_start.finditer(text, max(0, start - 60), start + 60)]
     ends = [m.end() for m in _word_end.finditer(text, max(0, end - 60), end + 60)]
-    best = (similarity(quote, text[start:end]), start, end)
-    for s in starts or [start]:
-        for e in ends or [end]:
-            if e > s and (score := similarity(quote, text[s:e])) > best[0]:
-                best = (score, s, e)
+    wanted = normalized(quote)
+
+    def score(s: int, e: int) -> float:
+        return fuzz.ratio(wanted, normalized(text[s:e])) if e > s else -1
+
+    best = (score(start, end), start, end)
+    # Each end in turn, twice: linear in the candidates rather than their product.
+    for _ in range(2):
+        best = max([best, *((score(s, best[2]), s, best[2]) for s in starts)])
+        best = max([best, *((score(best[1], e), best[1], e) for e in ends)])
     _, start, end = best
     while start < end and text[start].isspace():
         start += 1
