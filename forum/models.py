@@ -746,6 +746,56 @@ class Comment(models.Model):
         self.status, self.moderation_reason = me.status, me.moderation_reason
 
     @transaction.atomic
+    # --- The editors check doubtful anchors (the admin's "quotes to check") -------------
+
+    @transaction.atomic
+    def confirm_anchor(self, editor) -> None:
+        """The editors agree the doubtful match is the passage, reworded (or the same
+        words: then it is simply anchored)."""
+        me = self._for_anchor_check(editor)
+        if me.anchor_state != AnchorState.REVIEW:
+            raise Refused("Only a quote that needs review can be confirmed.")
+        same = anchoring.same_words(me.anchor_text, me.quote_text)
+        me.anchor_state = AnchorState.ANCHORED if same else AnchorState.CHANGED
+        me.anchor_confidence = 1.0
+        me.anchor_text = "" if same else me.anchor_text
+        me._save_anchor()
+
+    @transaction.atomic
+    def orphan_anchor(self, editor) -> None:
+        """The editors say the quoted passage is no longer in the section."""
+        me = self._for_anchor_check(editor)
+        me.place_quote(anchoring.Anchor(AnchorState.ORPHANED, None, None, 1.0), "", [])
+        me._save_anchor()
+
+    @transaction.atomic
+    def move_anchor(self, editor, words: str) -> None:
+        """The editors point at the passage by hand: `words` copied from the section's
+        current text (whitespace aside)."""
+        me = self._for_anchor_check(editor)
+        revision = me.section.current_revision
+        found = anchoring.locate(revision.body_text, anchoring.Quote(words)) if revision else None
+        if found is None or found.state != AnchorState.ANCHORED or not words.strip():
+            raise Refused("Those words are not in the section's current text; copy them exactly.")
+        spans = anchoring.paragraph_spans(paragraphs(revision.body_html), revision.body_text)
+        same = anchoring.same_words(words, me.quote_text)
+        state = AnchorState.ANCHORED if same else AnchorState.CHANGED
+        me.place_quote(
+            anchoring.Anchor(state, found.start, found.end, 1.0), revision.body_text, spans
+        )
+        me._save_anchor()
+
+    def _for_anchor_check(self, editor) -> "Comment":
+        if not editor.is_editor:
+            raise Refused("Only the essay's editors check where quotes stand.")
+        me = Comment.objects.select_for_update(**ROW_LOCK).select_related("section").get(pk=self.pk)
+        if not me.quote_text:
+            raise Refused("This comment quotes no passage.")
+        return me
+
+    def _save_anchor(self) -> None:
+        self.save(update_fields=[*self.ANCHOR_FIELDS, "updated_at"])
+
     def mark_addressed(self, editor, revision_number: int, note: str = "") -> None:
         """The essay's editors changed the text for this comment: revision
         `revision_number` of its section addresses it (`note`: what changed, optional)."""
@@ -1155,6 +1205,16 @@ class AnswerItem(Comment):
         proxy = True
         verbose_name = "comment to answer"
         verbose_name_plural = "comments to answer"
+
+
+class AnchorReview(Comment):
+    """Quotes whose place after an edit is uncertain, for the essay's editors to confirm,
+    move by hand or mark as gone (the answer_comment permission, as for answering)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "quote to check"
+        verbose_name_plural = "quotes to check"
 
 
 class DiscussionSwitch:
