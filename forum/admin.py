@@ -28,6 +28,8 @@ from accounts.admin import UserAdmin
 from accounts.models import Ban, User
 from forum.ids import IdField, parse_id
 from forum.models import (
+    AnchorReview,
+    AnchorState,
     AnswerItem,
     AuthorRecord,
     Comment,
@@ -1042,3 +1044,113 @@ class AnswerAdmin(admin.ModelAdmin):
             return "not yet"
         who = comment.answered_by.public_name if comment.answered_by_id else "someone"
         return f"by {who}, {comment.answered_at:%Y-%m-%d %H:%M}"
+
+
+class MoveAnchorForm(forms.ModelForm):
+    """Point a doubtful quote at its passage by hand. Validating it is carrying it out,
+    through Comment.move_anchor (which checks the rules)."""
+
+    passage = forms.CharField(
+        label="the passage now",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Copy the words from the section's current text.",
+    )
+
+    class Meta:
+        model = AnchorReview
+        fields = []
+
+    def __init__(self, *args, editor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editor = editor
+        self.initial.setdefault("passage", self.instance.anchor_text or self.instance.quote_text)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            Comment.objects.get(pk=self.instance.pk).move_anchor(self.editor, data["passage"])
+        except Refused as refusal:
+            raise forms.ValidationError(str(refusal)) from None
+        return data
+
+
+@admin.register(AnchorReview)
+class AnchorReviewAdmin(admin.ModelAdmin):
+    """Quotes whose passage an edit left in doubt: the essay's editors confirm the match,
+    move the quote by hand (open one), or mark its passage as gone."""
+
+    form = MoveAnchorForm
+    list_display = ["quoted", "now", "confidence", "section", "written_against", "created_at"]
+    list_filter = ["section__essay", "section"]
+    list_select_related = ["section__essay", "revision"]
+    ordering = ["anchor_confidence", "-created_at"]
+    readonly_fields = ["section", "written_against", "quoted", "now", "confidence"]
+    fields = ["section", "written_against", "quoted", "now", "confidence", "passage"]
+    actions = ["confirm", "orphan"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(anchor_state=AnchorState.REVIEW)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithEditor(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, editor=request.user, **inner)
+
+        return WithEditor
+
+    def save_model(self, request, obj, form, change):
+        pass  # MoveAnchorForm.clean() did it, through the comment's own method
+
+    def has_module_permission(self, request):
+        return request.user.is_editor
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_editor
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_editor
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _each(self, request, queryset, act, done: str):
+        count = 0
+        for comment in queryset:
+            try:
+                act(comment)
+                count += 1
+            except Refused as refusal:
+                self.message_user(request, f"Comment {comment.pk}: {refusal}", messages.ERROR)
+        if count:
+            self.message_user(request, f"{count} {done}.", messages.SUCCESS)
+
+    @admin.action(description="Confirm the match (the passage, reworded)", permissions=["change"])
+    def confirm(self, request, queryset):
+        self._each(request, queryset, lambda c: c.confirm_anchor(request.user), "confirmed")
+
+    @admin.action(description="Mark the passage as gone (orphaned)", permissions=["change"])
+    def orphan(self, request, queryset):
+        self._each(request, queryset, lambda c: c.orphan_anchor(request.user), "marked as gone")
+
+    @admin.display(description="quoted (then)")
+    def quoted(self, comment):
+        return comment.quote_text
+
+    @admin.display(description="best match now")
+    def now(self, comment):
+        return comment.anchor_text or "—"
+
+    @admin.display(description="confidence")
+    def confidence(self, comment):
+        return f"{comment.anchor_confidence:.2f}" if comment.anchor_confidence is not None else "—"
+
+    @admin.display(description="written against revision")
+    def written_against(self, comment):
+        return comment.revision.number if comment.revision_id else "—"

@@ -13,8 +13,9 @@ from django.utils.text import Truncator
 
 from accounts.models import Ban, User
 from essays import versions
-from essays.markup import render_user_text
+from essays.markup import paragraphs, render_user_text
 from essays.models import Essay, Section
+from forum import anchoring
 
 # --- Discussion ---------------------------------------------------------------------------
 
@@ -224,6 +225,42 @@ class CommentQuerySet(models.QuerySet):
     def with_author(self):
         return self.select_related("author")
 
+    def reanchor(self, section, previous, revision) -> int:
+        """Follow every quote of `section` from `previous`'s text to `revision`'s
+        (forum/anchoring.py): once per edit, in the edit's transaction, in bulk.
+        Returns how many comments' anchors changed."""
+        diff = anchoring.Diff(previous.body_text, revision.body_text)
+        spans = anchoring.paragraph_spans(paragraphs(revision.body_html), revision.body_text)
+        comments = list(
+            self.filter(section=section)
+            .exclude(quote_text="")
+            .only("quote_text", "quote_before", "quote_after", *Comment.ANCHOR_FIELDS)
+        )
+        before = [comment.anchor_row() for comment in comments]
+        for comment in comments:
+            start, end, state = comment.anchor_start, comment.anchor_end, comment.anchor_state
+            if not state:  # quoted before anchors were kept: find it in the old text first
+                found = anchoring.locate(previous.body_text, comment.quote_selector())
+                start, end, state = found.start, found.end, found.state
+            anchor = anchoring.reanchor(comment.quote_selector(), diff, start, end, state)
+            comment.place_quote(anchor, revision.body_text, spans)
+        moved = [c for c, was in zip(comments, before, strict=True) if c.anchor_row() != was]
+        if moved:
+            # One statement sent many times: bulk_update() builds a CASE per field over
+            # the batch, which took 3 to 6 s for 1,000 rows (bench/reanchor.py).
+            fields = ", ".join(
+                f"{connection.ops.quote_name(f)} = %s" for f in Comment.ANCHOR_FIELDS
+            )
+            table = connection.ops.quote_name(Comment._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {table} SET {fields} WHERE id = %s",  # noqa: S608 (names only)
+                    [(*c.anchor_row(), c.pk) for c in moved],
+                )
+        if moved:
+            discussion_changed(section.pk)
+        return len(moved)
+
     def remove_all(self, *, by, reason: str) -> tuple[int, list]:
         """Remove these comments (spam clean-up), except those of authors `by` may not
         suspend (staff above a moderator). Returns how many were removed, and the
@@ -266,6 +303,8 @@ class CommentQuerySet(models.QuerySet):
         if passage:
             comment.quote_text, comment.quote_before = passage.text, passage.before
             comment.quote_after, comment.quote_anchor = passage.after, passage.anchor
+            if revision := section.current_revision:
+                comment.anchor_quote(revision)
         comment.render()
         hold = ModerationPolicy.current().reason_to_hold(author, comment)
         if hold:
@@ -289,6 +328,15 @@ class CommentQuerySet(models.QuerySet):
         else:
             Notification.objects.comment_published(comment)
         return comment, True
+
+
+class AnchorState(models.TextChoices):
+    """Where a comment's quote stands in the section's current text (forum/anchoring.py)."""
+
+    ANCHORED = anchoring.ANCHORED, "anchored"
+    CHANGED = anchoring.CHANGED, "responded to an earlier version"
+    ORPHANED = anchoring.ORPHANED, "passage removed"
+    REVIEW = anchoring.REVIEW, "needs review"
 
 
 class EditorAnswer(models.TextChoices):
@@ -362,6 +410,18 @@ class Comment(models.Model):
     # The text as PostgreSQL's full-text search sees it, kept up to date by
     # update_search_vector() and indexed (GIN) by migration 0004; unused on SQLite.
     search_vector = SearchVectorField(null=True, editable=False)
+    # Where the quote is in the section's current text, kept by CommentQuerySet.reanchor()
+    # whenever the section gets a new revision (empty without a quote): its state, the
+    # text-position selector (start, end in the revision's body_text), how sure the
+    # match is, the paragraph it is in now, and its current wording when reworded.
+    anchor_state = models.CharField(
+        max_length=10, choices=AnchorState.choices, blank=True, default="", db_index=True
+    )
+    anchor_start = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    anchor_end = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    anchor_confidence = models.FloatField(null=True, blank=True, editable=False)
+    anchor_paragraph = models.CharField(max_length=40, blank=True, editable=False)
+    anchor_text = models.TextField(blank=True, editable=False)
     # The revision of the section's text the comment was written against.
     revision = models.ForeignKey(
         "essays.SectionRevision",
@@ -413,11 +473,40 @@ class Comment(models.Model):
             ),
         ]
 
+    ANCHOR_FIELDS = [
+        *("anchor_state", "anchor_start", "anchor_end", "anchor_confidence"),
+        *("anchor_paragraph", "anchor_text"),
+    ]
+
     def __str__(self):
         return f"Comment {self.pk} on {self.section_id}"
 
     def get_absolute_url(self):
         return reverse("comment", args=[self.pk])
+
+    def anchor_row(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.ANCHOR_FIELDS)
+
+    def quote_selector(self) -> anchoring.Quote:
+        """The text-quote selector: the words quoted and their context when written."""
+        return anchoring.Quote(self.quote_text, self.quote_before, self.quote_after)
+
+    def anchor_quote(self, revision) -> None:
+        """Place a new quote in the revision of the text it was written against."""
+        spans = anchoring.paragraph_spans(paragraphs(revision.body_html), revision.body_text)
+        text = revision.body_text
+        # Near its paragraph, when the same words occur in several.
+        near = next((start for start, _, anchor in spans if anchor == self.quote_anchor), 0)
+        self.place_quote(anchoring.locate(text, self.quote_selector(), near), text, spans)
+
+    def place_quote(self, anchor: anchoring.Anchor, text: str, spans) -> None:
+        """Store where the quote is now (unsaved): text is the revision's body_text."""
+        self.anchor_state = anchor.state
+        self.anchor_start, self.anchor_end = anchor.start, anchor.end
+        self.anchor_confidence = anchor.confidence
+        self.anchor_paragraph = anchoring.paragraph_at(spans, anchor.start)
+        reworded = anchor.state in (AnchorState.CHANGED, AnchorState.REVIEW)
+        self.anchor_text = anchor.wording(text) if reworded else ""
 
     @classmethod
     def personal_data(cls, user) -> dict[str, list]:
@@ -657,6 +746,56 @@ class Comment(models.Model):
         self.status, self.moderation_reason = me.status, me.moderation_reason
 
     @transaction.atomic
+    # --- The editors check doubtful anchors (the admin's "quotes to check") -------------
+
+    @transaction.atomic
+    def confirm_anchor(self, editor) -> None:
+        """The editors agree the doubtful match is the passage, reworded (or the same
+        words: then it is simply anchored)."""
+        me = self._for_anchor_check(editor)
+        if me.anchor_state != AnchorState.REVIEW:
+            raise Refused("Only a quote that needs review can be confirmed.")
+        same = anchoring.same_words(me.anchor_text, me.quote_text)
+        me.anchor_state = AnchorState.ANCHORED if same else AnchorState.CHANGED
+        me.anchor_confidence = 1.0
+        me.anchor_text = "" if same else me.anchor_text
+        me._save_anchor()
+
+    @transaction.atomic
+    def orphan_anchor(self, editor) -> None:
+        """The editors say the quoted passage is no longer in the section."""
+        me = self._for_anchor_check(editor)
+        me.place_quote(anchoring.Anchor(AnchorState.ORPHANED, None, None, 1.0), "", [])
+        me._save_anchor()
+
+    @transaction.atomic
+    def move_anchor(self, editor, words: str) -> None:
+        """The editors point at the passage by hand: `words` copied from the section's
+        current text (whitespace aside)."""
+        me = self._for_anchor_check(editor)
+        revision = me.section.current_revision
+        found = anchoring.locate(revision.body_text, anchoring.Quote(words)) if revision else None
+        if found is None or found.state != AnchorState.ANCHORED or not words.strip():
+            raise Refused("Those words are not in the section's current text; copy them exactly.")
+        spans = anchoring.paragraph_spans(paragraphs(revision.body_html), revision.body_text)
+        same = anchoring.same_words(words, me.quote_text)
+        state = AnchorState.ANCHORED if same else AnchorState.CHANGED
+        me.place_quote(
+            anchoring.Anchor(state, found.start, found.end, 1.0), revision.body_text, spans
+        )
+        me._save_anchor()
+
+    def _for_anchor_check(self, editor) -> "Comment":
+        if not editor.is_editor:
+            raise Refused("Only the essay's editors check where quotes stand.")
+        me = Comment.objects.select_for_update(**ROW_LOCK).select_related("section").get(pk=self.pk)
+        if not me.quote_text:
+            raise Refused("This comment quotes no passage.")
+        return me
+
+    def _save_anchor(self) -> None:
+        self.save(update_fields=[*self.ANCHOR_FIELDS, "updated_at"])
+
     def mark_addressed(self, editor, revision_number: int, note: str = "") -> None:
         """The essay's editors changed the text for this comment: revision
         `revision_number` of its section addresses it (`note`: what changed, optional)."""
@@ -724,7 +863,8 @@ class Comment(models.Model):
         Subscription.objects.filter(user=me.author_id, thread=me).delete()
         me.status = Comment.Status.DELETED
         me.body = me.body_html = me.quote_text = me.quote_before = me.quote_after = ""
-        me.quote_anchor = ""
+        me.quote_anchor = me.anchor_state = me.anchor_paragraph = me.anchor_text = ""
+        me.anchor_start = me.anchor_end = me.anchor_confidence = None
         me.search_vector = None
         me.save()
         me.revisions.all().delete()
@@ -1065,6 +1205,16 @@ class AnswerItem(Comment):
         proxy = True
         verbose_name = "comment to answer"
         verbose_name_plural = "comments to answer"
+
+
+class AnchorReview(Comment):
+    """Quotes whose place after an edit is uncertain, for the essay's editors to confirm,
+    move by hand or mark as gone (the answer_comment permission, as for answering)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "quote to check"
+        verbose_name_plural = "quotes to check"
 
 
 class DiscussionSwitch:

@@ -1,4 +1,5 @@
-"""What the discussion does when something changes in accounts (which cannot call us)."""
+"""What the discussion does when something changes in accounts or essays (which cannot
+call us)."""
 
 from django.db.models import F
 from django.db.models.signals import pre_delete, pre_save
@@ -6,6 +7,7 @@ from django.dispatch import receiver
 
 from accounts import signals
 from accounts.models import User
+from essays.signals import section_revised
 from forum.models import Comment, ModerationLog, discussion_changed
 
 
@@ -86,3 +88,11 @@ def record_suspension(sender, ban, actor, **kwargs):
 @receiver(signals.suspension_lifted)
 def record_lifted_suspension(sender, ban, actor, **kwargs):
     ModerationLog.record(actor, ModerationLog.Action.UNBAN, user=ban.user)
+
+
+@receiver(section_revised)
+def reanchor_comments(sender, section, previous, revision, **kwargs):
+    """A section's text changed: every quote of it follows, in the same transaction
+    (so no page ever shows a quote placed in a text it is not in), once per edit."""
+    if previous is not None:
+        Comment.objects.reanchor(section, previous, revision)

@@ -13,6 +13,7 @@ all of them, so there is one definition of a comment's markup.
 """
 
 from datetime import datetime
+from functools import cached_property
 from html import escape as _escape
 
 from django.middleware.csrf import get_token
@@ -20,7 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
 
-from forum.models import Act, Comment, Participation
+from essays.models import SectionRevision
+from forum.models import Act, AnchorState, Comment, Participation
 from forum.threads import Node
 
 Status = Comment.Status
@@ -100,6 +102,17 @@ class CommentRenderer:
         self.url = {name: _url_pattern(name) for name in URL_NAMES}
         slugs = [section.essay.slug, section.slug]
         self.diff_url = reverse("section_diff", args=[*slugs, 987654321, 987654322])
+        self.revision_url = reverse("section_revision", args=[*slugs, 987654321])
+
+    @cached_property
+    def current_revision(self) -> int | None:
+        """The number of the section's current revision: asked only when a reworded
+        quote shows (one query a page at most, whatever the number of comments)."""
+        return (
+            SectionRevision.objects.filter(pk=self.section.current_revision_id)
+            .values_list("number", flat=True)
+            .first()
+        )
 
     def link(self, name: str, value) -> str:
         return self.url[name].format(value)
@@ -272,17 +285,84 @@ class CommentRenderer:
         return EMPTY
 
     def _quote(self, c) -> SafeString:
-        """The passage of the section the comment answers, linked to its paragraph."""
+        """The passage of the section the comment answers, and where it stands now
+        (forum/anchoring.py): its state as words and as data-anchor-state, with the
+        revision it quotes. Moved passages link to their new place, silently; reworded
+        ones show both wordings and the diff; a passage gone links to its revision."""
         if not c.quote_text:
             return EMPTY
-        return h(
-            '<blockquote class="comment__quote"><a href="{}#{}">{}<mark>{}</mark>{}</a>'
-            "</blockquote>",
-            self.section_url,
-            c.quote_anchor,
+        state = c.anchor_state or AnchorState.ANCHORED
+        passage = h(
+            "{}<mark>{}</mark>{}",
             f"…{c.quote_before}" if c.quote_before else "",
             c.quote_text,
             f"{c.quote_after}…" if c.quote_after else "",
+        )
+        number = c.revision_number
+        if state == AnchorState.ANCHORED:
+            paragraph = c.anchor_paragraph or c.quote_anchor
+            inner = h(
+                '<blockquote class="comment__quote"><a href="{}#{}">{}</a></blockquote>',
+                self.section_url,
+                paragraph,
+                passage,
+            )
+        elif state == AnchorState.ORPHANED:
+            inner = h(
+                '<p class="anchor-note">This passage is no longer in the section.{}</p>'
+                '<blockquote class="comment__quote">{}</blockquote>',
+                h(' <a href="{}">Read it in revision {}</a>.', self._revision_url(number), number)
+                if number
+                else EMPTY,
+                passage,
+            )
+        else:
+            caution = (
+                h(
+                    ' <strong class="anchor-note__caution">The passage may have moved or '
+                    "changed in a way we are not sure of: an editor will check.</strong>"
+                )
+                if state == AnchorState.REVIEW
+                else EMPTY
+            )
+            diff = (
+                h(' <a href="{}">See what changed</a>.', self._diff_url(number))
+                if number and self.current_revision and number != self.current_revision
+                else EMPTY
+            )
+            inner = h(
+                '<p class="anchor-note">Responded to an earlier version{}.{}{}</p>'
+                '<div class="quote-versions">'
+                '<figure><figcaption>Then{}</figcaption><blockquote class="comment__quote">'
+                "<mark>{}</mark></blockquote></figure>"
+                '<figure><figcaption>Now</figcaption><blockquote class="comment__quote">'
+                '<a href="{}#{}"><mark>{}</mark></a></blockquote></figure></div>',
+                h(" (revision {})", number) if number else EMPTY,
+                diff,
+                caution,
+                h(" (revision {})", number) if number else EMPTY,
+                c.quote_text,
+                self.section_url,
+                c.anchor_paragraph,
+                c.anchor_text,
+            )
+        return h(
+            '<div class="quote-block quote-block--{0}" data-anchor-state="{0}" '
+            'data-revision="{1}"><span class="visually-hidden">Quoted passage: {2}. </span>'
+            "{3}</div>",
+            state,
+            number or "",
+            AnchorState(state).label,
+            inner,
+        )
+
+    def _revision_url(self, number: int) -> str:
+        return self.revision_url.replace("987654321", str(number))
+
+    def _diff_url(self, number: int) -> str:
+        """What changed from the revision a quote was written against to the current one."""
+        return self.diff_url.replace("987654321", str(number)).replace(
+            "987654322", str(self.current_revision)
         )
 
     def _actions(self, node: Node) -> SafeString:

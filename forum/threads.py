@@ -25,6 +25,7 @@ PAGE_FIELDS = [
     *("id", "section_id", "parent_id", "root_id", "author_id", "body_html", "status"),
     *("path", "depth", "reply_count", "score", "created_at", "edited_at"),
     *("quote_text", "quote_before", "quote_after", "quote_anchor"),
+    *("anchor_state", "anchor_paragraph", "anchor_text"),
     *("is_pinned", "moderation_reason", "shows_text"),
     # The editors' answer, and the revisions it links between (joined, no extra query).
     *("editor_answer", "editor_note", "revision__number", "addressed_in__number"),
@@ -62,6 +63,9 @@ class PageComment:
     quote_before: str
     quote_after: str
     quote_anchor: str
+    anchor_state: str
+    anchor_paragraph: str
+    anchor_text: str
     is_pinned: bool
     moderation_reason: str
     # Whether this viewer may see the text (and author): False for a placeholder.

@@ -1,0 +1,219 @@
+"""Quotes follow the essay through its edits: each quoting comment is re-anchored when its
+section gets a new revision, once, in the same transaction, and readers see where its
+passage stands now (forum/anchoring.py does the matching; test_anchoring.py covers it)."""
+
+import re
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from forum.models import AnchorState, Comment
+
+pytestmark = pytest.mark.django_db
+
+QUOTE = "competitive performance at a fraction of the compute cost"
+
+
+def respond(client, section, quote=QUOTE, body="This part."):
+    url = reverse("post_comment", args=[section.essay.slug, section.slug])
+    client.post(url, {"body": body, "quote": quote, "token": uuid.uuid4()})
+    return Comment.objects.latest("pk")
+
+
+def revise(section, old, new):
+    section.refresh_from_db()
+    assert old in section.body_markdown
+    assert section.revise(section.body_markdown.replace(old, new))
+    return Comment.objects.get
+
+
+def quote_block(page: str, comment) -> str:
+    article = page[page.index(f'id="c-{comment.pk}"') :]
+    return article[: article.index('<div class="user-text">')]
+
+
+def test_a_new_quote_is_anchored_in_the_revision_it_was_written_against(client, section, ann):
+    client.force_login(ann)
+
+    comment = respond(client, section)
+
+    section.refresh_from_db()
+    text = section.current_revision.body_text
+    assert comment.revision == section.current_revision
+    assert comment.anchor_state == AnchorState.ANCHORED
+    assert text[comment.anchor_start : comment.anchor_end] == QUOTE
+    assert comment.anchor_paragraph == comment.quote_anchor
+    block = quote_block(client.get(section.get_absolute_url()).text, comment)
+    assert 'data-anchor-state="anchored"' in block
+    assert f'data-revision="{section.current_revision.number}"' in block
+
+
+def test_a_passage_moved_by_an_edit_is_followed_silently(client, section, ann):
+    client.force_login(ann)
+    comment = respond(client, section)
+    first = comment.anchor_start
+
+    opening = "China’s DeepSeek released"
+    revise(section, opening, f"A new opening sentence. {opening}")
+
+    comment.refresh_from_db()
+    section.refresh_from_db()
+    text = section.current_revision.body_text
+    assert comment.anchor_state == AnchorState.ANCHORED
+    assert comment.anchor_start == first + len("A new opening sentence. ")
+    assert text[comment.anchor_start : comment.anchor_end] == QUOTE
+    block = quote_block(client.get(section.get_absolute_url()).text, comment)
+    assert 'data-anchor-state="anchored"' in block
+    assert "earlier version" not in block
+    assert f"#{comment.anchor_paragraph}" in block
+
+
+def test_a_reworded_passage_shows_both_wordings_and_the_diff(client, section, ann):
+    client.force_login(ann)
+    comment = respond(client, section)
+
+    revise(section, "competitive performance", "comparable performance")
+
+    comment.refresh_from_db()
+    assert comment.anchor_state == AnchorState.CHANGED
+    assert comment.anchor_text == "comparable performance at a fraction of the compute cost"
+    assert comment.quote_text == QUOTE  # what it responded to stays
+    block = quote_block(client.get(section.get_absolute_url()).text, comment)
+    assert 'data-anchor-state="changed"' in block
+    assert 'data-revision="1"' in block
+    assert "Responded to an earlier version (revision 1)" in block
+    assert f"<mark>{QUOTE}</mark>" in block
+    assert "<mark>comparable performance at a fraction of the compute cost</mark>" in block
+    diff = reverse("section_diff", args=[section.essay.slug, section.slug, 1, 2])
+    assert f'href="{diff}"' in block
+
+
+def test_a_deleted_passage_leaves_the_quote_linked_to_its_revision(client, section, ann):
+    client.force_login(ann)
+    comment = respond(client, section)
+    paragraph = next(p for p in section.body_markdown.split("\n\n") if QUOTE in p)
+
+    revise(section, paragraph, "An entirely different paragraph about something else.")
+
+    comment.refresh_from_db()
+    assert comment.anchor_state == AnchorState.ORPHANED
+    assert comment.anchor_start is None
+    block = quote_block(client.get(section.get_absolute_url()).text, comment)
+    assert 'data-anchor-state="orphaned"' in block
+    assert "This passage is no longer in the section." in block
+    revision = reverse("section_revision", args=[section.essay.slug, section.slug, 1])
+    assert f'href="{revision}"' in block
+    assert f"<mark>{QUOTE}</mark>" in block
+
+
+def test_a_doubtful_match_is_shown_with_caution(client, section, ann):
+    client.force_login(ann)
+    comment = respond(client, section)
+
+    revise(section, QUOTE, "competitive results for a small share of the cost")
+
+    comment.refresh_from_db()
+    assert comment.anchor_state == AnchorState.REVIEW
+    block = quote_block(client.get(section.get_absolute_url()).text, comment)
+    assert 'data-anchor-state="review"' in block
+    assert "Responded to an earlier version" in block
+    assert "an editor will check" in block
+
+
+def test_re_anchoring_happens_once_per_edit_and_never_on_a_page_view(client, section, ann):
+    client.force_login(ann)
+    comment = respond(client, section)
+    revise(section, "competitive performance", "comparable performance")
+    comment.refresh_from_db()
+    placed = (comment.anchor_state, comment.anchor_start, comment.updated_at)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(section.get_absolute_url())
+        client.get(section.get_absolute_url())
+
+    assert not [q for q in queries if q["sql"].lstrip().upper().startswith("UPDATE")]
+    comment.refresh_from_db()
+    assert (comment.anchor_state, comment.anchor_start, comment.updated_at) == placed
+
+
+def test_a_save_that_leaves_the_text_alone_re_anchors_nothing(client, section, ann):
+    client.force_login(ann)
+    comment = respond(client, section)
+    before = comment.updated_at
+
+    section.refresh_from_db()
+    assert not section.revise(section.body_markdown, heading="The DeepSeek Moment, renamed")
+
+    comment.refresh_from_db()
+    assert comment.updated_at == before
+    assert comment.anchor_state == AnchorState.ANCHORED
+
+
+def test_a_failed_re_anchoring_undoes_the_edit(client, section, ann, monkeypatch):
+    """Quotes and text change together or not at all: the same transaction."""
+    client.force_login(ann)
+    respond(client, section)
+    section.refresh_from_db()
+    markdown = section.body_markdown
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("re-anchoring failed")
+
+    monkeypatch.setattr("forum.anchoring.reanchor", broken)
+    with pytest.raises(RuntimeError):
+        section.revise(markdown.replace("competitive", "comparable"))
+
+    section.refresh_from_db()
+    assert section.body_markdown == markdown
+    assert section.revisions.count() == 1
+
+
+def test_an_authors_deletion_erases_where_the_quote_was(client, section, ann):
+    client.force_login(ann)
+    comment = respond(client, section)
+
+    comment.delete_by_author()
+
+    row = Comment.objects.filter(pk=comment.pk).values(*Comment.ANCHOR_FIELDS).first()
+    assert row in (None, dict.fromkeys(Comment.ANCHOR_FIELDS, None) | {
+        "anchor_state": "", "anchor_paragraph": "", "anchor_text": ""
+    })  # fmt: skip
+
+
+# --- What a page costs with anchors --------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [12, 400])
+def test_a_page_full_of_reworded_quotes_costs_one_query_more(
+    client, section, settings, size, django_assert_num_queries
+):
+    settings.COMMENTS_PAGE_SIZE = 1000
+    call_command(
+        *("seed_discussion", "--section", section.slug, "--comments", size),
+        *("--top-level", max(1, size // 7), "--users", 12, "--max-depth", 5),
+        stdout=StringIO(),
+    )
+    section.refresh_from_db()
+    first = section.current_revision
+    revise(section, "competitive performance", "comparable performance")
+    states = list(AnchorState)
+    for n, comment in enumerate(Comment.objects.filter(section=section)):
+        comment.quote_text, comment.anchor_state = QUOTE, states[n % len(states)]
+        comment.anchor_text, comment.revision = "comparable performance", first
+        comment.save(update_fields=["quote_text", "anchor_state", "anchor_text", "revision"])
+
+    # The five of a reader's page (test_discussion_queries.py), and the number of the
+    # section's current revision, for the links to the diff.
+    url = section.get_absolute_url()
+    with django_assert_num_queries(6):
+        response = client.get(url)
+
+    assert len(re.findall(r"data-anchor-state=", response.text)) == size
+    assert response.text.count("/diff/1..2/") == len(range(1, size, 4)) + len(
+        range(3, size, 4)
+    )  # the changed and the review ones
