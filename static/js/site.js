@@ -3,7 +3,7 @@
 
 // "Respond to this passage": select words in a section and a button offers to quote
 // them in the comment form (which, without JavaScript, has a plain quote field). The
-// button is placed in the page right after the paragraph, so that Tab reaches it from a
+// button is placed at the end of the selected paragraph, so that Tab reaches it from a
 // selection made with the keyboard.
 (function () {
   const text = document.querySelector("[data-section-text]");
@@ -15,7 +15,6 @@
   button.className = "quote-button";
   button.textContent = "Respond to this passage";
   button.hidden = true;
-  text.after(button);
 
   function selectedPassage() {
     const selection = window.getSelection();
@@ -34,11 +33,26 @@
       if (document.activeElement !== button) button.hidden = true;
       return;
     }
-    if (button.previousElementSibling !== passage.paragraph) passage.paragraph.after(button);
+    if (button.parentElement !== passage.paragraph) {
+      // Before the paragraph's own ¶ link: the next stop for Tab after the selection.
+      passage.paragraph.insertBefore(button, passage.paragraph.querySelector(".pilcrow"));
+    }
     button.hidden = false;
     const box = (button.offsetParent || document.body).getBoundingClientRect();
     button.style.top = `${passage.rect.bottom - box.top + 8}px`;
     button.style.left = `${Math.max(0, passage.rect.left - box.left)}px`;
+  });
+
+  // Tab with a passage selected goes to the button, wherever the focus was in the page
+  // (a selection made by script or by caret browsing may not move the focus).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab" || event.shiftKey || button.hidden) return;
+    const active = document.activeElement;
+    if (active === button || (active && active !== document.body && !text.contains(active))) {
+      return;
+    }
+    event.preventDefault();
+    button.focus();
   });
 
   button.addEventListener("click", () => {
