@@ -62,7 +62,7 @@
     const quote = current.querySelector("[name=quote]");
     quote.value = passage.words;
     current.querySelector("[name=quote_anchor]").value = passage.paragraph.id;
-    quote.closest("[data-quote-field]").hidden = false;
+    showQuote(quote.closest("[data-quote-field]"));
     quote.dispatchEvent(new Event("input", { bubbles: true })); // kept with the draft
     button.hidden = true;
     const body = current.querySelector("[name=body]");
@@ -70,6 +70,12 @@
     body.focus();
   });
 })();
+
+function showQuote(field) {
+  field.hidden = false;
+  const open = field.nextElementSibling;
+  if (open && open.classList.contains("comment-form__add-quote")) open.remove();
+}
 
 // Comment, reply and edit forms: the quote field only when it holds a passage; drafts
 // kept in this browser until they are sent (an accidental reload or a link followed
@@ -130,9 +136,25 @@
       restore(form);
       const quote = form.querySelector("[data-quote-field]");
       if (quote && !quote.querySelector("textarea").value.trim() && !quote.querySelector(".errorlist")) {
-        quote.hidden = true;
+        hideQuote(quote);
       }
     }
+  }
+
+  // An empty quote field folds into a small button that opens it (to paste a passage by
+  // hand); "Respond to this passage" opens it too.
+  function hideQuote(field) {
+    if (field.hidden) return;
+    field.hidden = true;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "link-button comment-form__add-quote";
+    open.textContent = "Quote from the section";
+    open.addEventListener("click", () => {
+      showQuote(field);
+      field.querySelector("textarea").focus();
+    });
+    field.after(open);
   }
 
   function unsent() {

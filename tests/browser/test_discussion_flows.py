@@ -194,14 +194,34 @@ def test_respond_to_this_passage_from_the_keyboard(page, problems, live_url, ess
             getSelection().addRange(range);
         }"""
     )
+    respond = page.get_by_role("button", name="Respond to this passage")
+    expect(respond).to_be_visible()  # it appears as the selection is made
     page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Respond to this passage")).to_be_focused()
+    expect(respond).to_be_focused()
     page.keyboard.press("Enter")
 
     expect(quote).to_be_visible()
     expect(quote).to_have_value("competitive performance")
+    expect(form.get_by_role("button", name="Quote from the section")).to_have_count(0)
     expect(form.get_by_label("Your comment")).to_be_focused()
     page.keyboard.type("On this phrase.")
+    form.get_by_role("button", name="Post comment").click()
+    expect(page.locator(".comment__quote mark")).to_have_text("competitive performance")
+    problems.assert_none()
+
+
+def test_a_quote_can_be_pasted_by_hand_once_its_field_is_opened(page, problems, live_url, essay):
+    make_member("ann")
+    sign_in(page, live_url, "ann")
+    page.goto(f"{live_url}{SECTION}")
+    form = page.locator("#comment-form")
+    quote = form.get_by_label("Quote from the section (optional)")
+    expect(quote).to_be_hidden()
+
+    form.get_by_role("button", name="Quote from the section").click()
+    expect(quote).to_be_focused()
+    quote.fill("competitive performance")
+    form.get_by_label("Your comment").fill("Pasted.")
     form.get_by_role("button", name="Post comment").click()
     expect(page.locator(".comment__quote mark")).to_have_text("competitive performance")
     problems.assert_none()
