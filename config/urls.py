@@ -69,6 +69,7 @@ urlpatterns = [
     path("comments/<id:comment_id>/thread/", comment_views.thread, name="thread"),
     path("comments/<id:comment_id>/reply/", comment_views.reply, name="reply"),
     path("comments/<id:comment_id>/edit/", comment_views.edit_comment, name="edit_comment"),
+    path("comments/<id:comment_id>/edit/preview/", comment_views.preview_edit, name="preview_edit"),
     path("comments/<id:comment_id>/delete/", comment_views.delete_comment, name="delete_comment"),
     path("comments/<id:comment_id>/vote/", comment_views.vote, name="vote"),
     path("comments/<id:comment_id>/report/", comment_views.report_comment, name="report"),

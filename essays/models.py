@@ -193,6 +193,18 @@ class Section(models.Model):
         self.revision_author, self.revision_source = None, Source.ADMIN
         section_revised.send(sender=Section, section=self, previous=previous, revision=revision)
 
+    DESCRIPTION_LENGTH = 160  # what search engines show of a page's description
+
+    @property
+    def description(self) -> str:
+        """The page's `<meta name="description">`: the section's opening words, cut at a
+        word near 160 characters, or what the section is when it has no text yet."""
+        for _, text in paragraphs(self.body_html):
+            if len(text) <= self.DESCRIPTION_LENGTH:
+                return text
+            return text[: self.DESCRIPTION_LENGTH - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+        return f"“{self.heading}”, a section of {self.essay.title}, and its discussion."
+
     def find_passage(self, quote: str, anchor: str = "") -> Passage | None:
         """Where `quote` occurs in this section (whitespace-insensitive), preferring the
         paragraph `anchor` names; None if the section does not contain those words."""

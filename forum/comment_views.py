@@ -83,7 +83,7 @@ def refused(request, section, form):
 
 def fragment(request, comment, part: str) -> HttpResponse:
     """One part of a comment as the page shows it to this viewer, for htmx."""
-    node = threads.single(comment, request.user)
+    node = threads.single(comment, request.user, count_below=part == "changed")
     if node is None:
         return render(request, "forum/deleted.html")
     return HttpResponse(getattr(CommentRenderer(request, comment.section), part)(node))
@@ -103,11 +103,14 @@ def post_comment(request, essay_slug, section_slug):
         node = threads.single(comment, request.user)
         if node is None:  # sent again after it was deleted: nothing to show in place
             return render(request, "forum/deleted.html")
+        reply = comment.parent_id is not None
         context = {
             "comment_html": CommentRenderer(request, section).comment(node),
-            "reply": comment.parent_id is not None,
+            "reply": reply,
             "section": section,
             "form": CommentForm(section=section, user=request.user),
+            # The heading's "N threads", which a new top-level comment changes.
+            "total": None if reply else threads.visible_threads(section, request.user).count(),
         }
         return render(request, "forum/posted.html", context)
     if comment.status == Comment.Status.PENDING:
@@ -124,13 +127,39 @@ def preview_comment(request, essay_slug, section_slug):
     section = visible_section(request, essay_slug, section_slug)
     take_part(request, section)
     form = CommentForm(request.POST, section=section, user=request.user)
+
+    def page(preview, status):
+        return compose_page(request, section, form, preview=preview, status=status)
+
+    return previewed(request, form, page)
+
+
+@login_required
+@require_POST
+def preview_edit(request, comment_id):
+    """Show how an edited comment will look, rendered by the same code as saving it."""
+    comment = get_comment(request, comment_id)
+    allow(request, Act.EDIT, comment)
+    section = comment.section
+    form = CommentForm(request.POST, section=section, user=request.user, comment=comment)
+
+    def page(preview, status):
+        context = {"form": form, "comment": comment, "section": section, "preview": preview}
+        return render(request, "forum/edit.html", context, status=status)
+
+    return previewed(request, form, page)
+
+
+def previewed(request, form, page) -> HttpResponse:
+    """The preview (or why the text cannot be sent): a fragment for htmx, else `page`.
+    A posting limit is a 429 with Retry-After, as for the real thing."""
     preview = form.draft() if form.is_valid() else None
     status = 429 if form.retry_after else 200
     if request.htmx:
-        context = {"form": form, "preview": preview, "section": section}
+        context = {"form": form, "preview": preview, "section": form.section}
         response = render(request, "forum/preview.html", context, status=status)
     else:
-        response = compose_page(request, section, form, preview=preview, status=status)
+        response = page(preview, status)
     if form.retry_after:
         response["Retry-After"] = str(form.retry_after)
     return response
@@ -161,7 +190,7 @@ def edit_comment(request, comment_id):
         if not form.is_valid() or form.save() is None:
             return refused(request, section, form)
         if request.htmx:
-            return fragment(request, comment, "body")
+            return fragment(request, comment, "changed")
         if comment.status == Comment.Status.PENDING:
             messages.info(request, "Your comment is updated; it will appear once a moderator "
                           "approves it.")  # fmt: skip
@@ -184,7 +213,7 @@ def delete_comment(request, comment_id):
     section_url = comment.section.get_absolute_url()
     comment.delete_by_author(by=request.user)  # Refused is a 403 with the reason
     if request.htmx:
-        return fragment(request, comment, "body")
+        return fragment(request, comment, "changed")
     messages.success(request, "Your comment is deleted.")
     if comment.is_deleted:
         return redirect(comment)

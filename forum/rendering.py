@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
 
 from essays.models import SectionRevision
+from essays.templatetags.datetimes import machine_datetime
 from forum.models import Act, AnchorState, Comment, Participation
 from forum.threads import Node
 
@@ -123,16 +124,21 @@ class CommentRenderer:
         return join(h('<li class="thread">{}</li>', self.comment(node)) for node in nodes)
 
     def comment(self, node: Node) -> SafeString:
-        """A comment with its replies: the whole <article>."""
+        """A comment with its replies: the whole <article>.
+
+        The header (author, permalink, state) sits outside the fold: a <summary> is
+        itself a control and must hold no links. The summary is the fold's toggle
+        alone, named for what it folds."""
         c = node.comment
         hidden = " comment--hidden" if c.status != Status.PUBLISHED else ""
         return h(
-            '<article class="comment{}" id="c-{}" aria-label="Comment by {}">'
+            '<article class="comment{}" id="c-{}" aria-label="Comment by {}">{}'
             '<details class="comment__fold" open>{}{}{}{}{}{}</details></article>',
             hidden,
             c.pk,
             self._label(c),
-            self._meta(node),
+            self.meta(node),
+            self._toggle(node),
             self.body(node),
             self._actions(node),
             h('<div class="comment__reply-slot" id="c-{}-reply"></div>', c.pk),
@@ -159,6 +165,11 @@ class CommentRenderer:
             )
         return h('<div class="comment__body" id="c-{}-body">{}</div>', c.pk, inner)
 
+    def changed(self, node: Node) -> SafeString:
+        """After an in-place edit or deletion: the body, and the header out of band (the
+        "edited" marker, an author who is now "[deleted]")."""
+        return join([self.body(node), self.meta(node, oob=True)])
+
     def vote(self, node: Node) -> SafeString:
         """The score, and the upvote button for those who may vote."""
         c = node.comment
@@ -168,8 +179,8 @@ class CommentRenderer:
             action = self.link("unvote" if node.voted else "vote", c.pk)
             pressed, label = ("true", "▲ Upvoted") if node.voted else ("false", "△ Upvote")
             button = h(
-                '<form method="post" action="{0}" hx-post="{0}" hx-target="#c-{1}-vote" '
-                'hx-swap="outerHTML">{2}<button class="link-button" type="submit" '
+                '<form method="post" action="{0}" data-hx-post="{0}" data-hx-target="#c-{1}-vote" '
+                'data-hx-swap="outerHTML">{2}<button class="link-button" type="submit" '
                 'aria-pressed="{3}">{4}</button></form>',
                 action, c.pk, self._csrf(), pressed, label,
             )  # fmt: skip
@@ -188,8 +199,8 @@ class CommentRenderer:
             value, pressed, label = "1", "false", "Follow"
             title = "Be told about every reply below this comment"
         return h(
-            '<form class="inline-form" method="post" action="{0}" hx-post="{0}" '
-            'hx-swap="outerHTML">{1}<input type="hidden" name="follow" value="{2}">'
+            '<form class="inline-form" method="post" action="{0}" data-hx-post="{0}" '
+            'data-hx-swap="outerHTML">{1}<input type="hidden" name="follow" value="{2}">'
             '<button class="link-button" type="submit" aria-pressed="{3}" title="{4}">{5}'
             "</button></form>",
             action, self._csrf(), value, pressed, title, label,
@@ -216,8 +227,9 @@ class CommentRenderer:
             c.author.public_name,
         )
 
-    def _meta(self, node: Node) -> SafeString:
-        """Who and when, and what state the comment is in: the fold's summary."""
+    def meta(self, node: Node, *, oob: bool = False) -> SafeString:
+        """Who and when, and what state the comment is in: the comment's header, also
+        sent out of band after an in-place edit (the "edited" marker) or deletion."""
         c = node.comment
         local = timezone.localtime(c.created_at)
         parts = [
@@ -226,26 +238,51 @@ class CommentRenderer:
                 ' <a class="comment__time" href="{}" title="Permalink">'
                 '<time datetime="{}" title="{}">{}</time></a>',
                 self.link("comment", c.pk),
-                local.isoformat(timespec="seconds"),
+                machine_datetime(local),
                 local.strftime("%-d %B %Y, %H:%M %Z"),
                 relative_time(c.created_at, self.now),
             ),
         ]
         if c.edited_at and c.shows_text:
-            edited = timezone.localtime(c.edited_at).strftime("%-d %B %Y, %H:%M %Z")
+            edited = timezone.localtime(c.edited_at)
             parts.append(
-                h(' <span class="comment__edited" title="Edited {}">edited</span>', edited)
+                h(
+                    ' <span class="comment__edited">edited <time datetime="{}" title="{}">'
+                    "{}</time></span>",
+                    machine_datetime(edited),
+                    edited.strftime("%-d %B %Y, %H:%M %Z"),
+                    relative_time(c.edited_at, self.now),
+                )
             )
-        if shown := len(node.replies):
-            plural = "reply" if shown == 1 else "replies"
-            parts.append(h(' <span class="comment__folded-note">{} {}</span>', shown, plural))
+        if node.below:
+            parts.append(
+                h(' <span class="comment__folded-note">{} folded</span>', self._count(node.below))
+            )
         if c.is_pinned:
             parts.append(h(' <span class="badge badge--pinned">Pinned</span>'))
         if c.status != Status.PUBLISHED and c.shows_text:
             parts.append(
                 h(' <span class="badge badge--{}">{}</span>', c.status, STATUS_BADGES[c.status])
             )
-        return h('<summary class="comment__meta">{}</summary>', join(parts))
+        return h(
+            '<header class="comment__meta" id="c-{}-meta"{}>{}</header>',
+            c.pk,
+            SafeString(' data-hx-swap-oob="true"') if oob else EMPTY,
+            join(parts),
+        )
+
+    def _toggle(self, node: Node) -> SafeString:
+        """The fold's <summary>: the toggle alone, no links inside."""
+        what = h("this comment and {}", self._count(node.below)) if node.below else "this comment"
+        return h(
+            '<summary class="comment__toggle"><span class="visually-hidden">Fold or unfold {}'
+            "</span></summary>",
+            what,
+        )
+
+    @staticmethod
+    def _count(replies: int) -> str:
+        return f"{replies} {'reply' if replies == 1 else 'replies'}"
 
     def _notice(self, c) -> SafeString:
         """What the author (or a moderator) is told about a comment others cannot see."""
@@ -375,8 +412,8 @@ class CommentRenderer:
             reply = self.link("reply", pk)
             parts.append(
                 h(
-                    '<a href="{0}" hx-get="{0}" hx-target="#c-{1}-reply" hx-swap="innerHTML">'
-                    "Reply</a>",
+                    '<a href="{0}" data-hx-get="{0}" data-hx-target="#c-{1}-reply" '
+                    'data-hx-swap="innerHTML">Reply</a>',
                     reply,
                     pk,
                 )
@@ -389,8 +426,8 @@ class CommentRenderer:
             edit = self.link("edit_comment", pk)
             parts.append(
                 h(
-                    '<a href="{0}" hx-get="{0}" hx-target="#c-{1}-body" hx-swap="innerHTML">'
-                    "Edit</a>",
+                    '<a href="{0}" data-hx-get="{0}" data-hx-target="#c-{1}-body" '
+                    'data-hx-swap="innerHTML">Edit</a>',
                     edit,
                     pk,
                 )
@@ -414,10 +451,12 @@ class CommentRenderer:
         c = node.comment
         parts = []
         if node.continues:
+            more = h(" ({})", self._count(node.continued)) if node.continued else EMPTY
             parts.append(
                 h(
-                    '<p class="comment__continue"><a href="{}">Continue this thread →</a></p>',
+                    '<p class="comment__continue"><a href="{}">Continue this thread{} →</a></p>',
                     self.link("thread", c.pk),
+                    more,
                 )
             )
         if node.more_after:

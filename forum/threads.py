@@ -16,7 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import F, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from forum.models import Act, Comment, Participation, Subscription, Vote
+from forum.models import PATH_DIGITS, Act, Comment, Participation, Subscription, Vote
 
 # What a page shows of a comment; the Markdown source, for one, is only needed when
 # editing. Pages read these as plain rows: building a thousand model instances (with
@@ -104,6 +104,10 @@ class Node:
     # Set on a thread's first comment when the thread had more comments than a page
     # shows: the path of the last one shown, to continue after it.
     more_after: str = ""
+    # How many comments the viewer may see below this one that the page does not show
+    # (what "Continue this thread" leads to), and below it in all, shown or not.
+    continued: int = 0
+    below: int = 0
 
 
 @dataclass
@@ -115,10 +119,15 @@ class Discussion:
     following_section: bool = False
 
 
+def visible_threads(section, user):
+    """The top-level comments of a section this viewer sees: what "N threads" counts."""
+    return Comment.objects.filter(section=section).visible_to(user).top_level()
+
+
 def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
     """The top-level threads on one page of a section's discussion, with their replies."""
     sort = sort if sort in Comment.SORTS else "oldest"
-    top_level = Comment.objects.filter(section=section).visible_to(user).top_level()
+    top_level = visible_threads(section, user)
     paginator = Paginator(top_level.sorted_by(sort).only("pk"), settings.COMMENTS_PAGE_SIZE)
     page = paginator.get_page(page_number)
     root_ids = [comment.pk for comment in page.object_list]
@@ -136,6 +145,7 @@ def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
         if node.comment.pk in order
     ]
     threads = sorted(tops, key=lambda node: order[node.comment.pk])
+    _count_below(threads, user)
     return Discussion(
         threads=threads,
         page=page,
@@ -160,18 +170,23 @@ def subthread(comment, user, after: str = "") -> list[Node]:
     if after:
         if comments and len(comments) >= settings.COMMENTS_THREAD_MAX and tops:
             tops[0].more_after = comments[-1].path
-        return tops
-    return [node for node in tops if node.comment.pk == comment.pk]
+    else:
+        tops = [node for node in tops if node.comment.pk == comment.pk]
+    _count_below(tops, user)
+    return tops
 
 
-def single(comment, user) -> Node | None:
+def single(comment, user, *, count_below: bool = False) -> Node | None:
     """One comment as a page would show it to `user`, without its replies: for htmx
     fragments after posting, editing, deleting, voting. None if they can no longer
-    see it."""
+    see it. With `count_below`, how many replies it holds (one more query if any),
+    for a header that says so when the thread is folded."""
     rows = _rows(Comment.objects.filter(pk=comment.pk), user, max_depth=comment.depth)
     nodes = _assemble(rows, Participation(user, comment.section), _followed(user, None, rows))
     if not nodes:
         return None
+    if count_below:
+        _count_below(nodes, user)  # every reply is past the page: all "continued"
     nodes[0].continues = False  # a fragment shows the comment alone
     return nodes[0]
 
@@ -210,6 +225,41 @@ def _followed(user, section_id: int | None, comments: list[PageComment]) -> set[
     return set(
         Subscription.objects.filter(user=user).filter(followed).values_list("thread_id", flat=True)
     )
+
+
+def _walk(nodes: list[Node]):
+    """Every node of these trees, each before its replies."""
+    for node in nodes:
+        yield node
+        yield from _walk(node.replies)
+
+
+def _count_below(tops: list[Node], user) -> None:
+    """Set `continued` and `below` on every node: in one query, and only when some
+    comment continues on a page of its own (otherwise no query at all).
+
+    The paths of the visible comments deeper than the shallowest continuing comment, in
+    the threads concerned, are counted under the continuing comment they start with (at
+    most one: a continuing comment shows no replies, so none continues below it)."""
+    nodes = list(_walk(tops))
+    continuing = {node.comment.path: node for node in nodes if node.continues}
+    if continuing:
+        threads = {node.comment.root_id or node.comment.pk for node in continuing.values()}
+        paths = (
+            Comment.objects.filter(
+                root_id__in=threads,
+                depth__gt=min(node.comment.depth for node in continuing.values()),
+            )
+            .visible_to(user)
+            .values_list("path", flat=True)
+        )
+        for path in paths:
+            for end in range(PATH_DIGITS, len(path), PATH_DIGITS):
+                if (node := continuing.get(path[:end])) is not None:
+                    node.continued += 1
+                    break
+    for node in reversed(nodes):  # replies before the comments they answer
+        node.below = node.continued + sum(1 + reply.below for reply in node.replies)
 
 
 ACTS = tuple(Act)

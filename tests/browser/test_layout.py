@@ -373,6 +373,7 @@ def test_the_preview_looks_exactly_like_the_posted_comment(page, problems, live_
     sign_in(page, live_url, "wren")
     page.goto(f"{live_url}{hostile.section_url}")
     form = page.locator("#comment-form")
+    form.get_by_role("button", name="Quote from the section").click()  # shown when used
     form.get_by_label("Quote from the section (optional)").fill(LONG_INLINE_CODE)
     form.get_by_label("Your comment").fill(HOSTILE_COMMENT)
     form.get_by_role("button", name="Preview").click()

@@ -302,4 +302,4 @@ def test_with_htmx_an_edit_with_errors_keeps_its_place_on_the_page(client, ann, 
 
     assert response.status_code == 422
     assert f'<div class="comment__body" id="c-{comment.pk}-body">' in response.text
-    assert f'hx-target="#c-{comment.pk}-body"' in response.text
+    assert f'data-hx-target="#c-{comment.pk}-body"' in response.text

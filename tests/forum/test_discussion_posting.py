@@ -244,7 +244,7 @@ def test_with_htmx_a_post_returns_the_new_comment_and_a_fresh_form(client, secti
     assert response.status_code == 200
     assert "<html" not in response.text
     assert "In place." in response.text
-    assert 'hx-swap-oob="true"' in response.text
+    assert 'data-hx-swap-oob="true"' in response.text
 
 
 def test_with_htmx_errors_come_back_in_the_form_itself(client, section, ann):

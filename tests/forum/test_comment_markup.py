@@ -1,0 +1,193 @@
+"""The markup of comments and their forms meets the HTML standard and stays true in place:
+no links inside a fold's <summary>, help texts that aria-describedby can find, data-hx-*
+attributes only, <time datetime> without microseconds, and counts of what a fold or a
+"Continue this thread" link hides."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from tests.html import INTERACTIVE, elements
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def discussion(section, ann, ben, post):
+    """Ann's thread with Ben's reply (and hers), Ben's comment edited. Ben is no new
+    account, so that posting limits for those leave him alone."""
+    ben.date_joined -= timedelta(days=365)
+    ben.save()
+    first = post(ann, "A first thought with a [link](https://example.org).")
+    reply = post(ben, "An answer.", parent=first)
+    post(ann, "Thanks.", parent=reply)
+    edited = post(ben, "Second thread.")
+    edited.edit("Second thread, edited.", by=ben)
+    return first
+
+
+def pages(client, section, first, ben):
+    """The pages and fragments that carry comments and their forms, as Ben sees them."""
+    client.force_login(ben)
+    yield "section", client.get(section.get_absolute_url()).text
+    yield "thread", client.get(reverse("thread", args=[first.pk])).text
+    yield "reply page", client.get(reverse("reply", args=[first.pk])).text
+    yield "reply fragment", client.get(reverse("reply", args=[first.pk]), headers=HTMX).text
+    mine = first.replies.get()
+    yield "edit page", client.get(reverse("edit_comment", args=[mine.pk])).text
+    yield "edit fragment", client.get(reverse("edit_comment", args=[mine.pk]), headers=HTMX).text
+    url = reverse("post_comment", args=[section.essay.slug, section.slug])
+    yield "posted fragment", client.post(url, {"body": "In place."}, headers=HTMX).text
+    yield "profile", client.get(reverse("profile", args=["ann"])).text
+
+
+def test_a_folds_summary_holds_no_links_or_buttons(client, section, discussion, ben):
+    for name, html in pages(client, section, discussion, ben):
+        inside = [tag for tag, _, ancestors in elements(html) if "summary" in ancestors]
+        assert not INTERACTIVE & set(inside), name
+    html = client.get(section.get_absolute_url()).text
+    summaries = re.findall(r'<summary class="comment__toggle">(.*?)</summary>', html)
+    assert len(summaries) == 5  # the four of the fixture, and one posted in place
+    assert all("Fold or unfold this comment" in s for s in summaries)
+
+
+def test_the_header_outside_the_fold_keeps_the_author_and_permalink(client, section, discussion):
+    html = client.get(section.get_absolute_url()).text
+    header = re.search(
+        rf'<header class="comment__meta" id="c-{discussion.pk}-meta">(.*?)</header>', html
+    )
+    assert 'href="/people/ann/"' in header[1]
+    assert f'href="{reverse("comment", args=[discussion.pk])}"' in header[1]
+
+
+def test_every_aria_describedby_names_an_element_on_the_same_page(client, section, discussion, ben):
+    for name, html in pages(client, section, discussion, ben):
+        found = elements(html)
+        ids = {attrs["id"] for _, attrs, _ in found if "id" in attrs}
+        described = [
+            ref for _, attrs, _ in found for ref in (attrs.get("aria-describedby") or "").split()
+        ]
+        if name in {"section", "reply page", "reply fragment", "edit page", "edit fragment"}:
+            assert described, name  # the forms do describe their fields
+        assert set(described) <= ids, name
+
+
+def test_htmx_attributes_are_all_written_as_valid_data_attributes(client, section, discussion, ben):
+    for name, html in pages(client, section, discussion, ben):
+        attributes = {key for _, attrs, _ in elements(html) for key in attrs}
+        assert not {key for key in attributes if key.startswith("hx-")}, name
+        if name != "profile":
+            assert any(key.startswith("data-hx-") for key in attributes), name
+
+
+def test_time_datetime_has_no_fraction_of_a_second(client, section, discussion, ben, mo):
+    seen = []
+    for _, html in pages(client, section, discussion, ben):
+        seen += [attrs["datetime"] for tag, attrs, _ in elements(html) if tag == "time"]
+    client.force_login(mo)
+    for url in (reverse("notifications"), reverse("search") + "?q=thought"):
+        html = client.get(url).text
+        seen += [attrs["datetime"] for tag, attrs, _ in elements(html) if tag == "time"]
+    assert len(seen) >= 10
+    for value in seen:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d[+-]\d\d:\d\d)?", value), value
+
+
+def test_a_new_top_level_comment_in_place_updates_the_thread_count(client, section, ann, post):
+    client.force_login(ann)
+    url = reverse("post_comment", args=[section.essay.slug, section.slug])
+
+    first = client.post(url, {"body": "One."}, headers=HTMX).text
+    second = client.post(url, {"body": "Two."}, headers=HTMX).text
+
+    assert re.search(r'id="thread-count" data-hx-swap-oob="true">1 thread<', first)
+    assert re.search(r'id="thread-count" data-hx-swap-oob="true">2 threads<', second)
+    # Swapped, not deleted: the next post finds it again.
+    assert re.search(r'<p [^>]*id="no-comments" hidden data-hx-swap-oob="true"', second)
+
+
+def test_an_edit_in_place_sends_the_header_with_its_edited_marker(client, ann, post):
+    comment = post(ann, "Before.")
+    client.force_login(ann)
+
+    html = client.post(
+        reverse("edit_comment", args=[comment.pk]), {"body": "After."}, headers=HTMX
+    ).text
+
+    header = re.search(
+        rf'<header class="comment__meta" id="c-{comment.pk}-meta"[^>]*>.*?</header>', html
+    )
+    assert 'data-hx-swap-oob="true"' in header[0]
+    assert "edited <time datetime=" in header[0]
+    assert f'id="c-{comment.pk}-body"' in html
+
+
+def test_an_edit_is_previewed_without_being_saved(client, ann, post):
+    comment = post(ann, "Before.")
+    client.force_login(ann)
+    url = reverse("preview_edit", args=[comment.pk])
+
+    fragment = client.post(url, {"body": "**After**"}, headers=HTMX)
+    page = client.post(url, {"body": "**After**"})
+    empty = client.post(url, {"body": "  "}, headers=HTMX)
+
+    assert "<strong>After</strong>" in fragment.text
+    assert "<strong>After</strong>" in page.text
+    assert "Save changes" in page.text
+    assert "delete it instead" in empty.text
+    comment.refresh_from_db()
+    assert comment.body == "Before."
+
+
+def test_only_the_author_may_preview_an_edit(client, ben, ann, post):
+    comment = post(ann, "Mine.")
+    client.force_login(ben)
+
+    response = client.post(reverse("preview_edit", args=[comment.pk]), {"body": "Theirs"})
+
+    assert response.status_code == 403
+
+
+def test_folds_and_continue_links_say_how_many_comments_they_lead_to(
+    client, section, ann, ben, settings, post
+):
+    settings.COMMENTS_DISPLAY_DEPTH = 3
+    top = post(ann, "Level 0")
+    chain = [top]
+    for level in range(1, 6):
+        chain.append(post(ben if level % 2 else ann, f"Level {level}", parent=chain[-1]))
+    post(ben, "Beside level 1", parent=top)
+
+    html = client.get(section.get_absolute_url()).text
+
+    # Shown: levels 0-2 and the one beside; levels 3-5 continue below level 2.
+    assert "Continue this thread (3 replies) →" in html
+    assert re.search(rf'id="c-{top.pk}-meta">.*?>6 replies folded<', html)
+    assert re.search(rf'id="c-{chain[1].pk}-meta">.*?>4 replies folded<', html)
+    assert "Fold or unfold this comment and 6 replies" in html
+
+    thread = client.get(reverse("thread", args=[chain[2].pk])).text
+    assert "Continue this thread (1 reply) →" in thread  # level 5, below level 4
+
+
+def test_counting_what_continues_costs_one_query_however_many_continue(
+    client, section, ann, ben, settings, post, django_assert_num_queries
+):
+    settings.COMMENTS_DISPLAY_DEPTH = 2
+    for n in range(5):
+        parent = post(ann, f"Thread {n}")
+        for _ in range(3 + n):
+            parent = post(ben, "Deeper", parent=parent)
+
+    # The section and essay; the number of top-level comments; that page of them; every
+    # visible comment of those threads; the paths below the comments that continue; the
+    # outline.
+    with django_assert_num_queries(6):
+        html = client.get(section.get_absolute_url()).text
+
+    assert html.count("Continue this thread (") == 5
+    assert "Continue this thread (6 replies) →" in html
