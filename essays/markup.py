@@ -18,6 +18,7 @@ from html import unescape
 import bleach
 from bleach import html5lib_shim
 from bleach.linkifier import LinkifyFilter
+from django.utils.text import Truncator
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
@@ -191,3 +192,22 @@ def paragraphs(html: str) -> list[tuple[str, str]]:
         text = _whitespace.sub(" ", unescape(_tag.sub("", inner))).strip()
         found.append((anchor, text))
     return found
+
+
+_block_tag = re.compile(
+    r"</?(?:p|br|li|ul|ol|blockquote|pre|h[1-6]|hr|div|table|tr|td|th)\b[^>]*>", re.I
+)
+_pilcrow = re.compile(r'<a class="pilcrow"[^>]*>.*?</a>', re.S)
+
+
+def plain_text(html: str) -> str:
+    """Rendered HTML (a comment's, a section's) as one line of plain text, for excerpts
+    and snippets: what a reader sees, never the Markdown it was written in. Tags go (a
+    block's edge becomes a space), entities are decoded; escape the result to show it."""
+    text = _tag.sub("", _block_tag.sub(" ", _pilcrow.sub("", html)))
+    return _whitespace.sub(" ", unescape(text)).strip()
+
+
+def excerpt(html: str, length: int) -> str:
+    """The start of plain_text(html), at most `length` characters, cut with an ellipsis."""
+    return Truncator(plain_text(html)).chars(length)
