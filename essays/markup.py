@@ -132,7 +132,20 @@ def render_essay(source: str, scope: str) -> str:
         tags=ESSAY_TAGS, attributes=ESSAY_ATTRIBUTES, protocols=SAFE_PROTOCOLS, strip=True
     )
     cleaner.walker = _LinearTreeWalker
-    return cleaner.clean(html)
+    return focusable_code(cleaner.clean(html))
+
+
+# Boxes that scroll sideways when too wide for the window (static/css).
+SCROLLERS = ("pre", "table")
+
+
+def focusable_code(html: str) -> str:
+    """A code block or a table scrolls sideways in its own box: keyboard users reach it
+    with Tab (WCAG 2.1.1; axe's scrollable-region-focusable). Applied to cleaned HTML,
+    whose <pre> and <table> tags carry no attributes of their own."""
+    for tag in SCROLLERS:
+        html = html.replace(f"<{tag}>", f'<{tag} tabindex="0">')
+    return html
 
 
 # --- What people write: comments, bios ---------------------------------------------------
@@ -177,7 +190,7 @@ def render_user_text(source: str) -> str:
     """Render Markdown someone typed into a small, safe subset of HTML."""
     if not source.strip():
         return ""
-    return _user_cleaner().clean(_user_parser.render(source)).strip()
+    return focusable_code(_user_cleaner().clean(_user_parser.render(source)).strip())
 
 
 _paragraph = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">(.*?)</p>', re.S)
