@@ -4,7 +4,7 @@
 PYTHON ?= python3.13
 VENV := .venv
 BIN := $(VENV)/bin
-DEV_ENV := DEBUG=true
+DEV_ENV = DEBUG=true PORT=$(PORT)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
+from config.mail import where_mail_goes
+
 
 def site(request):
     """The site's name, whether social sign-in is configured, and the viewer's unread
@@ -19,4 +21,6 @@ def site(request):
         "social_sign_in_enabled": bool(settings.SOCIALACCOUNT_PROVIDERS),
         # The number on the bell, counted only where a page shows it.
         "unread_notifications": SimpleLazyObject(unread),
+        # Development mode says where mail goes (the console, by default).
+        "development_mail": where_mail_goes() if settings.DEBUG else "",
     }

@@ -65,6 +65,16 @@ def env_url(name: str, default: str, parse):
         raise ImproperlyConfigured(f"{name} is not a valid URL for this setting: {exc}") from None
 
 
+def mail_folder(raw: str, default: Path) -> str:
+    """The folder of filemail://: filemail:///abs/path is absolute, filemail://rel/path
+    relative to the working directory, filemail:// the default."""
+    parts = urlsplit(raw)
+    path = parts.netloc + parts.path
+    if not parts.netloc and path.startswith("//"):
+        path = path[1:]  # filemail:////abs/path, the spelling django-environ expects
+    return path or str(default)
+
+
 # --- Core -----------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", False)
@@ -236,7 +246,11 @@ if email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
         "timeout": 20,
     }
 elif email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
-    email_options = {"file_path": email.get("EMAIL_FILE_PATH") or str(DATA_DIR / "mail")}
+    # django-environ drops the leading slash of filemail:///abs/path; read the path here.
+    email_options = {"file_path": mail_folder(env_str("EMAIL_URL"), DATA_DIR / "mail")}
+elif email["EMAIL_BACKEND"].endswith("console.EmailBackend"):
+    # Development mail, printed as a person reads it: links on one line.
+    email["EMAIL_BACKEND"] = "config.mail.ReadableConsoleBackend"
 MAILERS = {"default": {"BACKEND": email["EMAIL_BACKEND"], "OPTIONS": email_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -244,9 +258,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Where the site is, for links in mail sent by the background worker (no request there).
 # Default: the first of ALLOWED_HOSTS, over https when HTTPS is on.
 _first_host = next((h for h in ALLOWED_HOSTS if "*" not in h and not h.startswith(".")), "")
+# In development, the address `make run` serves (PORT, default 8000, as runserver's).
 SITE_URL = env_str(
     "SITE_URL",
-    "http://127.0.0.1:8000" if DEBUG else f"{'https' if HTTPS else 'http'}://{_first_host}",
+    f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}"
+    if DEBUG
+    else f"{'https' if HTTPS else 'http'}://{_first_host}",
 ).rstrip("/")
 _site = urlsplit(SITE_URL)
 if _site.scheme not in ("http", "https") or not _site.netloc or _site.path or _site.query:

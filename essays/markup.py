@@ -19,6 +19,7 @@ from html import unescape
 import bleach
 from bleach import html5lib_shim
 from bleach.linkifier import LinkifyFilter
+from django.utils.text import Truncator
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
@@ -134,7 +135,7 @@ def render_essay(source: str, scope: str, previous_html: str | None = None) -> s
         tags=ESSAY_TAGS, attributes=ESSAY_ATTRIBUTES, protocols=SAFE_PROTOCOLS, strip=True
     )
     cleaner.walker = _LinearTreeWalker
-    html = cleaner.clean(html)
+    html = focusable_code(cleaner.clean(html))
     if previous_html:
         html = carry_anchors(paragraphs(previous_html), html)
     return html
@@ -182,6 +183,19 @@ def carry_anchors(previous: list[tuple[str, str]], html: str) -> str:
 _anchor_attribute = re.compile(r'(<p id=|<a class="pilcrow" href=)"(#?)(p-[0-9a-f]{8}(?:-\d+)?)"')
 
 
+# Boxes that scroll sideways when too wide for the window (static/css).
+SCROLLERS = ("pre", "table")
+
+
+def focusable_code(html: str) -> str:
+    """A code block or a table scrolls sideways in its own box: keyboard users reach it
+    with Tab (WCAG 2.1.1; axe's scrollable-region-focusable). Applied to cleaned HTML,
+    whose <pre> and <table> tags carry no attributes of their own."""
+    for tag in SCROLLERS:
+        html = html.replace(f"<{tag}>", f'<{tag} tabindex="0">')
+    return html
+
+
 # --- What people write: comments, bios ---------------------------------------------------
 
 USER_TAGS = {"p", "a", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "br"}
@@ -224,7 +238,7 @@ def render_user_text(source: str) -> str:
     """Render Markdown someone typed into a small, safe subset of HTML."""
     if not source.strip():
         return ""
-    return _user_cleaner().clean(_user_parser.render(source)).strip()
+    return focusable_code(_user_cleaner().clean(_user_parser.render(source)).strip())
 
 
 _paragraph = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">(.*?)</p>', re.S)
@@ -254,3 +268,9 @@ def plain_text(html: str) -> str:
 def paragraphs(html: str) -> list[tuple[str, str]]:
     """The anchored paragraphs of rendered essay HTML, as (anchor, plain text)."""
     return [(anchor, _inline_text(inner)) for anchor, inner in _paragraph.findall(html)]
+
+
+def excerpt(html: str, length: int) -> str:
+    """The start of plain_text(html) on one line, at most `length` characters, cut with an
+    ellipsis: what snippets and excerpts show, never the Markdown."""
+    return Truncator(_whitespace.sub(" ", plain_text(html))).chars(length)

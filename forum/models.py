@@ -1056,7 +1056,10 @@ class ModerationPolicy(models.Model):
         if self.premoderation == self.Premoderation.NEW:
             published = Comment.objects.filter(author=user, status=Comment.Status.PUBLISHED)
             if published.exclude(pk=comment.pk).count() < self.premoderate_first:
-                return f"one of the first {self.premoderate_first} comments of a new account"
+                first = self.premoderate_first
+                if first == 1:
+                    return "the first comment of a new account"
+                return f"one of the first {first} comments of a new account"
         return ""
 
     def watched_in(self, text: str) -> list[str]:

@@ -24,6 +24,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from accounts.adapters import text_to_html
@@ -181,11 +182,7 @@ def build_message(notification, address: str) -> EmailMultiAlternatives:
     title = notification.sentence
     html = render_to_string(
         "emails/wrapper.html",
-        {
-            "subject": title,
-            "body_html": text_to_html(text, urlsplit(settings.SITE_URL).netloc),
-            "site_name": settings.SITE_NAME,
-        },
+        {"subject": title, "body_html": html_body(context), "site_name": settings.SITE_NAME},
     )
     host = urlsplit(settings.SITE_URL).hostname
     message = NotificationEmail(
@@ -205,6 +202,19 @@ def build_message(notification, address: str) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+# Stands for the comment in the text, where the HTML part shows it rendered.
+COMMENT_HERE = "\x00comment\x00"
+
+
+def html_body(context) -> str:
+    """The HTML part: the text part's words (one template), with the comment as readers
+    see it on the site (its stored, cleaned body_html) instead of its Markdown."""
+    framing = render_to_string("emails/notification.txt", {**context, "excerpt": COMMENT_HERE})
+    html = text_to_html(framing, urlsplit(settings.SITE_URL).netloc)
+    comment = render_to_string("emails/comment.html", {"comment": context["comment"]})
+    return mark_safe(html.replace(f"<p>{COMMENT_HERE}</p>", comment))  # noqa: S308
 
 
 # --- Unsubscribing --------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 On PostgreSQL: full-text search (English stemming, `websearch` syntax: words, "quoted
 phrases", -exclusions), ranked, with highlighted snippets, using a GIN index on the
-comments' stored search vector (migration 0004). On SQLite: every word must appear,
-newest first, with a snippet around the first match. Both respect the one visibility
-rule.
+comments' stored search vector (migration 0004). On SQLite: every word must appear (in
+simple forms: "weights" finds "weight"), newest first, with a snippet around the first
+match. Essays are found by their title and summary, sections by their heading, text
+and essay's title. Both respect the one visibility rule, and snippets are cut from the
+rendered text (`essays.markup.plain_text`), never from the Markdown.
 """
 
 import re
@@ -12,9 +14,10 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils.html import escape
 
+from essays.markup import plain_text
 from essays.models import Essay, Section
 from forum.models import SEARCH_CONFIG, Comment
 
@@ -50,6 +53,12 @@ class SectionHit:
     snippet: str
 
 
+@dataclass
+class EssayHit:
+    essay: Essay
+    snippet: str
+
+
 def search_comments(query: str, user):
     """Published comments the viewer may see that match, best first (a queryset with
     a `snippet` on each row, HTML-safe, matches in <mark>)."""
@@ -70,13 +79,12 @@ def search_comments(query: str, user):
             Comment.objects.filter(pk__in=newest)
             .select_related("author", "section__essay")
             .annotate(rank=SearchRank(F("search_vector"), search))
-            .annotate(headline=_headline("body", search))
+            .annotate(headline=_headline("body_html", search))
             .order_by("-rank", "-created_at")
         )
-    words = _words(query)
     matching = Q()
-    for word in words:
-        matching &= Q(body__icontains=word)
+    for stem in _stems(query):
+        matching &= Q(body__icontains=stem)
     return visible.filter(matching).order_by("-created_at", "-pk")
 
 
@@ -85,29 +93,68 @@ def is_capped(count: int) -> bool:
     return connection.vendor == "postgresql" and count >= CANDIDATES
 
 
+def search_essays(query: str, user) -> list[EssayHit]:
+    """Essays whose title or summary match, best first (at most five)."""
+    essays = Essay.objects.visible_to(user)
+    if connection.vendor == "postgresql":
+        search = SearchQuery(query, search_type="websearch", config=CONFIG)
+        vector = SearchVector("title", weight="A", config=CONFIG) + SearchVector(
+            "summary", weight="B", config=CONFIG
+        )
+        # Matching, not a rank above 0: ts_rank gives partial credit to an AND query.
+        found = (
+            essays.annotate(document=vector, rank=SearchRank(vector, search))
+            .filter(document=search)
+            .annotate(headline=_headline("summary", search))
+            .order_by("-rank", "position")[:5]
+        )
+        return [EssayHit(e, highlight(e.headline)) for e in found]
+    stems = _stems(query)
+    matching = Q()
+    for stem in stems:
+        matching &= Q(title__icontains=stem) | Q(summary__icontains=stem)
+    return [
+        EssayHit(e, snippet(e.summary, stems))
+        for e in essays.filter(matching).order_by("position")[:5]
+    ]
+
+
 def search_sections(query: str, user) -> list[SectionHit]:
+    """Sections whose heading, text or essay's title match, best first (at most five)."""
     sections = Section.objects.filter(essay__in=Essay.objects.visible_to(user)).select_related(
         "essay"
     )
-    words = _words(query)
     if connection.vendor == "postgresql":
         search = SearchQuery(query, search_type="websearch", config=CONFIG)
-        vector = SearchVector("heading", weight="A", config=CONFIG) + SearchVector(
-            "body_markdown", weight="B", config=CONFIG
+        vector = (
+            SearchVector("heading", weight="A", config=CONFIG)
+            + SearchVector("essay__title", weight="C", config=CONFIG)
+            + SearchVector("body_markdown", weight="B", config=CONFIG)
         )
         found = (
-            sections.annotate(rank=SearchRank(vector, search))
-            .filter(rank__gt=0)
-            .annotate(headline=_headline("body_markdown", search))
-            .order_by("-rank")[:5]
+            sections.annotate(document=vector, rank=SearchRank(vector, search))
+            .filter(document=search)
+            .annotate(headline=_headline("body_html", search))
+            .order_by("-rank", "essay__position", "position")[:5]
         )
         return [SectionHit(s, highlight(s.headline)) for s in found]
+    stems = _stems(query)
     matching = Q()
-    for word in words:
-        matching &= Q(body_markdown__icontains=word) | Q(heading__icontains=word)
+    in_heading = Q()
+    for stem in stems:
+        matching &= (
+            Q(body_markdown__icontains=stem)
+            | Q(heading__icontains=stem)
+            | Q(essay__title__icontains=stem)
+        )
+        in_heading &= Q(heading__icontains=stem)
+    found = sections.filter(matching).annotate(
+        # Sections whose heading has every word first, as PostgreSQL's weights do.
+        heading_match=Case(When(in_heading, then=Value(0)), default=Value(1))
+    )
     return [
-        SectionHit(s, snippet(s.body_markdown, words))
-        for s in sections.filter(matching).order_by("essay__position", "position")[:5]
+        SectionHit(s, snippet(plain_text(s.body_html), stems))
+        for s in found.order_by("heading_match", "essay__position", "position")[:5]
     ]
 
 
@@ -126,32 +173,55 @@ def _headline(field: str, search) -> SearchHeadline:
 
 def add_snippets(comments, query: str) -> None:
     """Give each found comment a `snippet`: the database's headline on PostgreSQL, one
-    cut from the text on SQLite."""
-    words = _words(query)
+    cut from the text on SQLite; both from the rendered text, not the Markdown."""
+    stems = _stems(query)
     for comment in comments:
         headline = getattr(comment, "headline", None)
         comment.snippet = (
-            highlight(headline) if headline is not None else snippet(comment.body, words)
+            highlight(headline)
+            if headline is not None
+            else snippet(plain_text(comment.body_html), stems)
         )
 
 
 def highlight(headline: str) -> str:
-    """The database's snippet, escaped, with its match markers turned into <mark>."""
-    text = escape(headline.replace("\n", " "))
+    """The database's snippet (cut from rendered HTML) as plain text, escaped, with its
+    match markers turned into <mark>."""
+    # ts_headline leaves a space where an inline tag closed before punctuation.
+    text = escape(re.sub(r" +(?=[.,;:!?)])", "", plain_text(headline)))
     return text.replace(START, "<mark>").replace(STOP, "</mark>")
 
 
-def snippet(text: str, words: list[str]) -> str:
-    """About SNIPPET_WORDS words around the first match, matches marked (SQLite)."""
-    plain = " ".join(text.split())
+def snippet(plain: str, stems: list[str]) -> str:
+    """About SNIPPET_WORDS words of plain text around the first match, each word that
+    starts with a stem marked (SQLite)."""
+    plain = " ".join(plain.split())
     lowered = plain.lower()
-    first = min((i for w in words if (i := lowered.find(w.lower())) >= 0), default=0)
+    first = min((i for w in stems if (i := lowered.find(w.lower())) >= 0), default=0)
     start = max(0, plain.rfind(" ", 0, max(0, first - 80)) + 1)
     piece = plain[start : start + 240]
-    pattern = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    marked = highlight(re.sub(f"({pattern})", f"{START}\\1{STOP}", piece, flags=re.I))
-    return ("…" if start else "") + marked + ("…" if start + 240 < len(plain) else "")
+    pattern = "|".join(re.escape(w) for w in sorted(stems, key=len, reverse=True))
+    marked = re.sub(f"((?:{pattern})\\w*)", f"{START}\\1{STOP}", piece, flags=re.I)
+    text = escape(marked).replace(START, "<mark>").replace(STOP, "</mark>")
+    return ("…" if start else "") + text + ("…" if start + 240 < len(plain) else "")
 
 
 def _words(query: str) -> list[str]:
     return [w for w in re.findall(r"[\w'’-]+", query) if w][:10]
+
+
+# Endings taken off a word so that SQLite finds its simple forms: "weights" finds
+# "weight" and "weights", "licensed" finds "license"; the rest must still be 3 letters.
+SUFFIXES = ("'s", "’s", "ies", "ing", "ed", "es", "s")
+
+
+def stem(word: str) -> str:
+    word = word.lower()
+    for suffix in SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _stems(query: str) -> list[str]:
+    return [stem(w) for w in _words(query)]

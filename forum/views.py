@@ -139,7 +139,7 @@ SEARCH_PAGE_SIZE = 20
 def search(request):
     """Search comments and the essays' text."""
     raw = request.GET.get("q", "")
-    context = {"query": raw[:300], "error": None, "page": None, "sections": []}
+    context = {"query": raw[:300], "error": None, "page": None, "essays": [], "sections": []}
     if raw:
         try:
             query = search_module.clean_query(raw)
@@ -153,6 +153,9 @@ def search(request):
                 "searched": True,
                 "page": page,
                 "capped": search_module.is_capped(page.paginator.count),
+                "essays": search_module.search_essays(query, request.user)
+                if page.number == 1
+                else [],
                 "sections": search_module.search_sections(query, request.user)
                 if page.number == 1
                 else [],

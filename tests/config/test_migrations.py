@@ -33,3 +33,22 @@ def test_the_migration_makes_the_moderators_group_with_exactly_its_permissions()
     codenames = {codename for _, codename in granted}
     assert not any(c.endswith("_user") or c.endswith("_group") for c in codenames)
     assert not any(c.startswith("delete_") for c in codenames)
+
+
+@pytest.mark.django_db
+def test_code_blocks_rendered_before_become_reachable_by_keyboard(post, ann):
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from forum.models import Comment
+
+    migration = importlib.import_module("forum.migrations.0005_code_blocks_and_tables_focusable")
+    comment = post(ann, "```\ncode()\n```")
+    Comment.objects.filter(pk=comment.pk).update(body_html="<pre><code>code()\n</code></pre>")
+
+    migration.make_focusable(MigrationLoader(connection).project_state().apps, None)
+
+    comment.refresh_from_db()
+    assert comment.body_html == '<pre tabindex="0"><code>code()\n</code></pre>'

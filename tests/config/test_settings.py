@@ -130,3 +130,40 @@ def test_every_variable_the_settings_read_is_documented_in_the_env_example():
 
     assert read, "the pattern found no variables"
     assert undocumented == set()
+
+
+def setting(extra_env, code):
+    result = start(extra_env, "shell", "-c", f"from django.conf import settings; print({code})")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_in_development_mail_links_use_the_port_the_site_runs_at():
+    development = {"PATH": os.environ["PATH"], "DEBUG": "true"}
+
+    assert setting(development, "settings.SITE_URL") == "http://127.0.0.1:8000"
+    assert setting({**development, "PORT": "8201"}, "settings.SITE_URL") == (
+        "http://127.0.0.1:8201"
+    )
+
+
+def test_filemail_writes_to_the_absolute_folder_it_names(tmp_path):
+    folder = tmp_path / "mail"
+    env = {**GOOD, "EMAIL_URL": f"filemail://{folder}"}
+
+    assert setting(env, "settings.MAILERS['default']['OPTIONS']['file_path']") == str(folder)
+    result = start(
+        env,
+        "shell",
+        "-c",
+        "from django.core.mail import send_mail; send_mail('Hi', 'Body', None, ['a@example.org'])",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert len(list(folder.iterdir())) == 1
+
+
+def test_filemail_without_a_leading_slash_is_relative_to_the_working_directory():
+    env = {**GOOD, "EMAIL_URL": "filemail://outbox/mail"}
+
+    assert setting(env, "settings.MAILERS['default']['OPTIONS']['file_path']") == "outbox/mail"

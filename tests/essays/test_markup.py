@@ -7,7 +7,14 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 
-from essays.markup import ESSAY_ATTRIBUTES, ESSAY_TAGS, SAFE_PROTOCOLS, paragraphs, render_essay
+from essays.markup import (
+    ESSAY_ATTRIBUTES,
+    ESSAY_TAGS,
+    SAFE_PROTOCOLS,
+    SCROLLERS,
+    paragraphs,
+    render_essay,
+)
 from essays.models import Section
 
 ESSAY = """\
@@ -103,7 +110,8 @@ def test_it_renders_hostile_markdown_inert(source):
     assert "<script" not in html.lower()
     for tag, attributes in Elements(html).found:
         assert tag in ESSAY_TAGS
-        assert set(attributes) <= set(ESSAY_ATTRIBUTES.get(tag, []))
+        ours = {"tabindex"} if tag in SCROLLERS and attributes.get("tabindex") == "0" else set()
+        assert set(attributes) - ours <= set(ESSAY_ATTRIBUTES.get(tag, []))
         for name in ("href", "src"):
             if name in attributes:
                 assert urlsplit(attributes[name]).scheme in {"", *SAFE_PROTOCOLS}
@@ -126,3 +134,23 @@ def test_it_renders_5000_paragraphs_each_with_its_own_anchor():
     found = paragraphs(html)
     assert len(found) == 5000
     assert len({anchor for anchor, _ in found}) == 5000
+
+
+def test_code_blocks_are_reachable_by_keyboard_in_essays_and_in_what_people_write():
+    from essays.markup import render_user_text
+
+    fenced = "```\nlong_line_of_code()\n```\n"
+
+    assert '<pre tabindex="0"><code>' in render_essay(fenced, scope="s")
+    assert '<pre tabindex="0"><code>' in render_user_text(fenced)
+    # Nobody can write a tabindex of their own.
+    assert 'tabindex="5"' not in render_user_text('<p tabindex="5">x</p> `code`')
+
+
+def test_excerpts_are_the_text_people_see_not_the_markdown():
+    from essays.markup import excerpt, plain_text, render_user_text
+
+    html = render_user_text("**Bold** and [a link](https://example.org) & `code`.\n\n- one\n- two")
+
+    assert plain_text(html) == "Bold and a link & code. one two"
+    assert excerpt(html, 12) == "Bold and a …"

@@ -62,3 +62,12 @@ def test_unpublished_essays_have_no_feed(client, essay, section):
 
     assert client.get(reverse("essay_feed", args=[essay.slug])).status_code == 404
     assert client.get(reverse("section_feed", args=[essay.slug, section.slug])).status_code == 404
+
+
+def test_essay_and_section_pages_show_a_visible_link_to_their_feed(client, essay, section):
+    essay_page = client.get(essay.get_absolute_url()).text
+    section_page = client.get(section.get_absolute_url()).text
+
+    essay_feed = reverse("essay_feed", args=[essay.slug])
+    assert f'<a class="feed-link" href="{essay_feed}"' in essay_page
+    assert f'<a class="feed-link" href="{section.get_absolute_url()}feed.atom"' in section_page

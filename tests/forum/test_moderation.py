@@ -170,6 +170,22 @@ def test_pre_moderation_of_new_accounts_holds_only_their_first_comments(client, 
     assert Comment.objects.get(body="Second").status == Status.PUBLISHED
 
 
+@pytest.mark.parametrize(
+    ("first", "reason"),
+    [
+        (1, "the first comment of a new account"),
+        (3, "one of the first 3 comments of a new account"),
+    ],
+)
+def test_the_hold_reason_is_worded_for_one_and_for_many(client, section, ann, first, reason):
+    set_policy(premoderation=ModerationPolicy.Premoderation.NEW, premoderate_first=first)
+    client.force_login(ann)
+
+    send(client, section, body="Hello")
+
+    assert ModerationLog.objects.get(action="hold").reason == reason
+
+
 def test_watched_words_send_a_comment_to_review(client, section, ann):
     set_policy(watched_words="casino\nbuy now")
     client.force_login(ann)

@@ -135,6 +135,23 @@ def test_the_worker_mails_a_reply_with_text_html_permalink_and_unsubscribe(smtp,
     assert message["Message-ID"] == f"<notification-{notice.pk}@forum.example.org>"
 
 
+def test_the_html_part_shows_the_comment_as_the_site_renders_it(smtp, post, ann, ben):
+    question = post(ann, "What changed?")
+    post(ben, "**bob** says: read [the paper](https://example.org/paper).", parent=question)
+
+    run_worker()
+
+    [message] = smtp.messages
+    html = message.get_body(("html",)).get_content()
+    assert "<strong>bob</strong> says" in html
+    assert '<a href="https://example.org/paper" rel="nofollow ugc noopener noreferrer">' in html
+    assert "**bob**" not in html
+    assert "](https://example.org" not in html
+    assert "\x00" not in html
+    # The text part keeps the Markdown, which reads well as plain text.
+    assert "**bob** says" in message.get_body(("plain",)).get_content()
+
+
 def test_a_reply_rolled_back_queues_nothing(smtp, post, ann, ben):
     question = post(ann, "Question")
 

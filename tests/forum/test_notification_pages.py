@@ -264,3 +264,17 @@ def test_the_notifications_page_lists_what_one_follows_with_a_way_to_stop(
     assert stopped.redirect_chain[-1][0] == "/notifications/"
     assert "You no longer follow this thread." in stopped.text
     assert stopped.text.count("Stop following") == 2
+
+
+def test_excerpts_show_the_text_not_the_markdown(client, post, ann, ben):
+    question = post(ann, "What about **open** [weights](https://example.org/w)?")
+    post(ben, "It is *all* about `code` & [licences](https://example.org/l).", parent=question)
+    Subscription.objects.get_or_create(user=ann, thread=question)
+    client.force_login(ann)
+
+    page = client.get("/notifications/").text
+
+    assert "It is all about code &amp; licences." in page  # the notification
+    assert "What about open weights?" in page  # what Ann follows
+    for markdown in ("**", "*all*", "`code`", "](https://example.org"):
+        assert markdown not in page

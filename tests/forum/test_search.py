@@ -124,3 +124,48 @@ def test_a_very_common_word_is_ranked_among_the_newest_matches_and_says_so(
     assert f'href="/comments/{oldest.pk}/"' not in html
     assert f'href="/comments/{newer[0].pk}/"' not in html
     assert all(f'href="/comments/{c.pk}/"' in html for c in newer[1:])
+
+
+def test_the_words_of_the_essays_title_find_the_essay(client, essay, section):
+    html = search(client, "open weights").text
+
+    assert f'href="{essay.get_absolute_url()}"' in html
+    assert "<mark>" in html
+
+
+def test_a_section_is_found_by_its_heading_first(client, essay, section):
+    html = search(client, "DeepSeek moment").text
+
+    hits = html.split('id="in-essays"')[1].split('id="in-comments"')[0]
+    first_link = hits.split('class="search-hit__where"><a href="')[1].split('"')[0]
+    assert first_link == section.get_absolute_url()
+
+
+def test_a_word_finds_its_simple_forms(client, section, ann, post):
+    singular = post(ann, "One weight of evidence.")
+    plural = post(ann, "Many weights were released.")
+
+    html = search(client, "weights").text
+
+    assert f'href="/comments/{singular.pk}/"' in html
+    assert f'href="/comments/{plural.pk}/"' in html
+
+
+def test_snippets_show_the_text_not_the_markdown(client, section, ann, post):
+    post(ann, "A **bold** claim about [calculus](https://example.org/c) and `code`.")
+
+    html = search(client, "calculus").text
+
+    snippet = html.split('id="in-comments"')[1]
+    assert "**bold**" not in snippet
+    assert "](https://example.org" not in snippet
+    assert "A bold claim about <mark>calculus</mark> and code." in snippet
+
+
+def test_essay_passages_are_snippets_of_text_too(client, section):
+    html = search(client, "DeepSeek").text
+
+    hits = html.split('id="in-essays"')[1].split('id="in-comments"')[0]
+    assert "pilcrow" not in hits
+    assert "¶" not in hits
+    assert "##" not in hits
