@@ -123,7 +123,7 @@ def preview_comment(request, essay_slug, section_slug):
     """Show how a comment will look, rendered by the same code as the real post."""
     section = visible_section(request, essay_slug, section_slug)
     take_part(request, section)
-    form = CommentForm(request.POST, section=section, user=request.user)
+    form = CommentForm(request.POST, section=section, user=request.user, previewing=True)
     preview = form.draft() if form.is_valid() else None
     status = 429 if form.retry_after else 200
     if request.htmx:
