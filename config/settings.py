@@ -168,6 +168,9 @@ TEMPLATES = [
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # One password check per sign-in attempt, known account or not (timing must not
+    # tell whether an address has an account); the others for permissions and sessions.
+    "accounts.backends.OneCheckBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
