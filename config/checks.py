@@ -21,3 +21,25 @@ def site_url_check(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(deploy=True)
+def security_cache_check(app_configs, **kwargs):
+    """Security state (rate limits, sessions, two-factor) must not share a cache with
+    readers' page copies: a flood of pages on a size-bounded cache evicts it."""
+    security, pages = settings.CACHES["default"], settings.CACHES["pages"]
+    shared = (security["BACKEND"], security.get("LOCATION")) == (
+        pages["BACKEND"],
+        pages.get("LOCATION"),
+    )
+    if shared and not security["BACKEND"].endswith(("LocMemCache", "DummyCache")):
+        return [
+            Warning(
+                "Rate limits, sessions and two-factor state share one cache with the "
+                "readers' page copies: a flood of pages can evict them.",
+                hint="Set SECURITY_CACHE_URL to a cache of its own that never evicts, e.g. "
+                "a second Redis with maxmemory-policy noeviction (see docs/operations.md).",
+                id="forum.W002",
+            )
+        ]
+    return []

@@ -10,7 +10,7 @@ caller.
 
 import logging
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 from django.http import HttpResponse
 
@@ -31,12 +31,17 @@ def database_works() -> bool:
 
 
 def cache_works() -> bool:
-    try:
-        cache.set(PROBE_KEY, "ok", timeout=60)
-        return cache.get(PROBE_KEY) == "ok"
-    except Exception as exc:
-        logger.warning("Health check: the cache is unavailable: %s", exc)
-        return False
+    """Both caches: security state ("default": sessions, rate limits) and pages."""
+    working = True
+    for alias in ("default", "pages"):
+        try:
+            cache = caches[alias]
+            cache.set(PROBE_KEY, "ok", timeout=60)
+            working = working and cache.get(PROBE_KEY) == "ok"
+        except Exception as exc:
+            logger.warning("Health check: the %s cache is unavailable: %s", alias, exc)
+            working = False
+    return working
 
 
 def health_response() -> HttpResponse:

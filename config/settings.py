@@ -54,7 +54,7 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 def env_url(name: str, default: str, parse):
-    """Parse a URL-style variable (DATABASE_URL, CACHE_URL, EMAIL_URL) with django-environ."""
+    """Parse a URL-style variable (DATABASE_URL, CACHE_URL, EMAIL_URL, ...) with django-environ."""
     raw = env_str(name, default) or default
     try:
         with warnings.catch_warnings():
@@ -178,6 +178,9 @@ TEMPLATES = [
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # One password check per sign-in attempt, known account or not (timing must not
+    # tell whether an address has an account); the others for permissions and sessions.
+    "accounts.backends.OneCheckBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -219,16 +222,35 @@ DATABASES = {"default": database}
 
 # --- Cache, sessions --------------------------------------------------------------------
 
-CACHES = {
-    "default": env_url("CACHE_URL", "locmemcache://", environ.Env.cache_url_config),
-}
+# Two caches, so that page copies can never push security state out:
+# - "default" (SECURITY_CACHE_URL) holds security state: allauth's rate limits (sign-in
+#   failures, sign-ups, password resets, codes), two-factor state (TOTP codes already
+#   used), the session cache and the preview limit. allauth and Django's sessions use
+#   the default alias, hence this one. It must never evict: on Redis, a server (or
+#   instance) of its own with `maxmemory-policy noeviction`.
+# - "pages" (CACHE_URL) holds the readers' page copies and their versions: many,
+#   disposable, fine to drop when full (an LRU-bounded Redis).
+# Without SECURITY_CACHE_URL both live in CACHE_URL's cache, as before this split
+# (`check --deploy` warns when that is a shared Redis).
+CACHE_URL_DEFAULT = "locmemcache://"
+PAGE_CACHE = env_url("CACHE_URL", CACHE_URL_DEFAULT, environ.Env.cache_url_config)
+SECURITY_CACHE = env_url(
+    "SECURITY_CACHE_URL",
+    env_str("CACHE_URL") or CACHE_URL_DEFAULT,
+    environ.Env.cache_url_config,
+)
+for name, cache in (("pages", PAGE_CACHE), ("security", SECURITY_CACHE)):
+    if cache["BACKEND"].endswith("LocMemCache"):
+        cache["LOCATION"] = name  # two separate memories, not one shared
+CACHES = {"default": SECURITY_CACHE, "pages": PAGE_CACHE}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "default"  # the security cache
 # Readers' page cache and ETags rely on versions kept in the cache, so they must be
 # shared by every process that changes content (web workers, the worker, manage.py).
 # On by default only with a shared cache (Redis); a per-process cache would serve
 # stale pages after a change made elsewhere.
 READER_CACHE = env_bool(
-    "READER_CACHE", not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+    "READER_CACHE", not CACHES["pages"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
 )
 
 # --- Email ------------------------------------------------------------------------------
@@ -290,8 +312,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_SIGNUP_FORM_HONEYPOT_FIELD = "website"
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if HTTPS else "http"
-# Rate limits are allauth's defaults (ACCOUNT_RATE_LIMITS unset). They are counted in
-# the default cache, so every process shares them when CACHE_URL points at Redis.
+# Rate limits are allauth's defaults (ACCOUNT_RATE_LIMITS unset). allauth counts them in
+# the default cache, the security cache above (SECURITY_CACHE_URL): every process shares
+# them when it is Redis, and no flood of page copies can evict them.
 
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True

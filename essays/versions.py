@@ -1,4 +1,4 @@
-"""Versions kept in the shared cache: values that change whenever what a page shows
+"""Versions kept in the shared page cache: values that change whenever what a page shows
 does, so that pages can be cached and revalidated without asking the database.
 
 The cache may be unreachable (Redis restarting): then nothing is cached and pages are
@@ -9,8 +9,14 @@ most FRESH_FOR (forum/caching.py) old, since every cached copy expires within th
 import logging
 import time
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import transaction
+from django.utils.connection import ConnectionProxy
+
+# The page cache (settings.CACHES["pages"]): versions and readers' page copies, kept
+# apart from security state (rate limits, sessions, two-factor) in the default cache.
+PAGES = "pages"
+cache = ConnectionProxy(caches, PAGES)
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control, patch_vary_headers
+
+from essays.versions import cache  # the page cache, apart from security state
 
 logger = logging.getLogger(__name__)
 

@@ -126,7 +126,7 @@ def preview_comment(request, essay_slug, section_slug):
     """Show how a comment will look, rendered by the same code as the real post."""
     section = visible_section(request, essay_slug, section_slug)
     take_part(request, section)
-    form = CommentForm(request.POST, section=section, user=request.user)
+    form = CommentForm(request.POST, section=section, user=request.user, previewing=True)
 
     def page(preview, status):
         return compose_page(request, section, form, preview=preview, status=status)
@@ -141,7 +141,9 @@ def preview_edit(request, comment_id):
     comment = get_comment(request, comment_id)
     allow(request, Act.EDIT, comment)
     section = comment.section
-    form = CommentForm(request.POST, section=section, user=request.user, comment=comment)
+    form = CommentForm(
+        request.POST, section=section, user=request.user, comment=comment, previewing=True
+    )
 
     def page(preview, status):
         context = {"form": form, "comment": comment, "section": section, "preview": preview}

@@ -54,9 +54,11 @@ class CommentForm(forms.Form):
     quote_anchor = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     token = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, data=None, *, section, user, comment=None, **kwargs):
+    def __init__(self, data=None, *, section, user, comment=None, previewing=False, **kwargs):
         super().__init__(data, **kwargs)
         self.section, self.user, self.comment = section, user, comment
+        # A preview: counted against the preview limit before anything is rendered.
+        self.previewing = previewing
         self.participation = Participation(user, section)
         self.fields["body"] = comment_body_field()
         self.passage = None
@@ -127,6 +129,10 @@ class CommentForm(forms.Form):
             refusal = self.participation.to_post()
         if refusal:
             raise forms.ValidationError(refusal)
+        if self.previewing:
+            self._check(lambda: self.policy.check_previews(self.user))
+            if self.retry_after:
+                return cleaned
         quote = cleaned.get("quote")
         if quote:
             self.passage = self.section.find_passage(quote, cleaned.get("quote_anchor", ""))

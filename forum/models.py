@@ -1,9 +1,12 @@
+import logging
 import math
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cached_property
 
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.cache import cache as security_cache
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, F, Q
@@ -16,6 +19,8 @@ from essays import versions
 from essays.markup import paragraphs, render_user_text
 from essays.models import Essay, Section
 from forum import anchoring
+
+logger = logging.getLogger(__name__)
 
 # --- Discussion ---------------------------------------------------------------------------
 
@@ -949,6 +954,10 @@ class Vote(models.Model):
 # --- Moderation -------------------------------------------------------------------------
 
 
+# A comment may be previewed this many times per comment the author may post in a minute.
+PREVIEWS_PER_WRITE = 5
+
+
 class ModerationPolicy(models.Model):
     """The site's moderation rules, edited in the admin. There is one row."""
 
@@ -1003,6 +1012,34 @@ class ModerationPolicy(models.Model):
             raise Refused(
                 f"New accounts can include at most {self.new_account_max_links} links in a "
                 "comment; please remove some."
+            )
+
+    def check_previews(self, user) -> None:
+        """Raise Refused if `user` has previewed too often this minute: previews render
+        like posts, so they are limited like posts, PREVIEWS_PER_WRITE times the
+        member's posting limit per minute. Nothing is written to the database, so they
+        are counted in the security cache (the default alias, where page copies cannot
+        evict them), in fixed one-minute windows. If that cache cannot be reached,
+        previews are refused for the moment (fail closed) rather than unlimited."""
+        limit = PREVIEWS_PER_WRITE * (
+            self.new_comments_per_minute if self.is_new(user) else self.comments_per_minute
+        )
+        now = time.time()
+        key = f"preview-limit:{user.pk}:{int(now // 60)}"
+        retry_after = max(1, math.ceil(60 - now % 60))
+        try:
+            security_cache.add(key, 0, 120)
+            count = security_cache.incr(key)
+        except Exception as error:  # Redis unreachable (or the window just expired)
+            logger.warning("Preview limit not counted, preview refused: %s", error)
+            raise Refused(
+                "Preview is unavailable for a moment; please try again shortly.",
+                retry_after=retry_after,
+            ) from error
+        if count > limit:
+            raise Refused(
+                "You are previewing very quickly; please wait a minute and try again.",
+                retry_after=retry_after,
             )
 
     def check_limits(self, user, comment) -> None:

@@ -35,12 +35,15 @@ def collected_static(django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Rate-limit counters live in the cache; each test starts with none."""
-    from django.core.cache import cache
+    """Rate-limit counters live in the security cache, page copies in the page cache;
+    each test starts with neither."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in ("default", "pages"):
+        caches[alias].clear()
     yield
-    cache.clear()
+    for alias in ("default", "pages"):
+        caches[alias].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -169,3 +169,33 @@ def test_an_expired_session_sends_an_in_place_action_to_the_sign_in_page(
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign In")
     assert not Comment.objects.get().votes.exists()
+
+
+def test_with_javascript_a_refused_preview_says_why_in_place(page, problems, live_url, essay):
+    """A preview refused for its limit is a 429; htmx swaps its message in like any
+    answer with a form (base.html's responseHandling), rather than failing silently."""
+    from forum.models import ModerationPolicy
+
+    ModerationPolicy.objects.update_or_create(pk=1, defaults={"new_comments_per_minute": 1})
+    make_member("ann")
+    sign_in(page, live_url, "ann")
+    page.goto(f"{live_url}{SECTION}")
+    form = page.locator("#comment-form")
+    shown = form.locator(".comment-form__preview")
+
+    for n in range(5):  # five previews per comment allowed in a minute
+        form.get_by_label("Your comment").fill(f"Draft **{n}**")
+        form.get_by_role("button", name="Preview").click()
+        expect(shown.locator("strong")).to_have_text(str(n))
+    form.get_by_label("Your comment").fill("Draft **six**")
+    form.get_by_role("button", name="Preview").click()
+
+    expect(shown).to_contain_text("You are previewing very quickly")
+    expect(page.locator(".action-status")).to_be_hidden()  # no "that did not work"
+    expect(form.get_by_label("Your comment")).to_have_value("Draft **six**")
+    refused = [f for f in problems.failed_responses if f.startswith("429 ")]
+    assert len(refused) == 1
+    assert refused[0].endswith("/comments/preview/")
+    problems.failed_responses.remove(refused[0])
+    problems.console_errors[:] = [e for e in problems.console_errors if "429" not in e]
+    problems.assert_none()

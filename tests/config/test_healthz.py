@@ -31,7 +31,7 @@ def test_it_answers_unavailable_when_the_cache_is_unreachable(client, db):
         "LOCATION": UNREACHABLE_REDIS,
     }
     # Only for the request: the fixtures that empty the cache afterwards need a good one.
-    with override_settings(CACHES={"default": unreachable}):
+    with override_settings(CACHES={"default": unreachable, "pages": unreachable}):
         response = client.get("/healthz")
 
     assert response.status_code == 503

@@ -53,6 +53,7 @@ def test_a_valid_configuration_starts():
         ("DATABASE_URL", "mysql://root@localhost/forum"),
         ("DATABASE_URL", "not a url"),
         ("CACHE_URL", "nosuchcache://x"),
+        ("SECURITY_CACHE_URL", "nosuchcache://x"),
         ("EMAIL_URL", "pigeon://coop"),
         ("DATABASE_POOL_MAX_SIZE", "lots"),
         ("SECURE_HSTS_SECONDS", "-5"),
@@ -110,6 +111,31 @@ def test_the_deployment_checklist_warns_when_mail_would_link_to_localhost():
     assert result.returncode != 0
     assert "forum.W001" in result.stderr + result.stdout
     assert "SITE_URL is 'https://localhost'" in result.stderr + result.stdout
+
+
+def test_the_deployment_checklist_warns_when_security_state_shares_the_page_cache():
+    env = example_env() | {"SECRET_KEY": secrets.token_urlsafe(50)}
+    del env["SECURITY_CACHE_URL"]  # so it falls back to CACHE_URL, the page cache
+
+    result = start(env, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode != 0
+    assert "forum.W002" in result.stderr + result.stdout
+
+
+def test_the_security_cache_and_the_page_cache_come_from_their_own_variables():
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.CACHES['default']['LOCATION'], s.CACHES['pages']['LOCATION'])"
+    )
+    result = start(
+        GOOD | {"CACHE_URL": "redis://pages:6379/0", "SECURITY_CACHE_URL": "redis://locks:6379/0"},
+        "shell", "-c", script,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    last_line = result.stdout.strip().splitlines()[-1]
+    assert last_line.split() == ["redis://locks:6379/0", "redis://pages:6379/0"]
 
 
 def test_social_sign_in_needs_both_id_and_secret():

@@ -15,9 +15,9 @@ NOBODY_LISTENS = "redis://127.0.0.1:9/0"  # the discard port: no Redis there
 @pytest.fixture
 def cache_down():
     redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": NOBODY_LISTENS}
-    with override_settings(CACHES={"default": redis}, READER_CACHE=True):
+    with override_settings(CACHES={"default": redis, "pages": redis}, READER_CACHE=True):
         with pytest.raises(Exception, match=r"(?i)connect"):
-            caches["default"].get("probe")  # it really is unreachable
+            caches["pages"].get("probe")  # it really is unreachable
         yield
 
 

@@ -243,8 +243,9 @@ def test_a_renamed_member_is_renamed_on_cached_pages(
 
 
 def test_unknown_query_parameters_are_never_cached(reader_cache, client, section, ann, post):
-    from django.core.cache import cache
+    from django.core.cache import caches
 
+    cache = caches["pages"]
     post(ann, "Hello")
     client.get(section.get_absolute_url())
     keys_before = len(cache._cache)
