@@ -94,6 +94,11 @@ def test_a_member_edits_display_name_bio_and_email_preference(client, ann):
         ({"bio": "y" * 2001}, "at most 2000 characters"),
         ({"bio": "null \x00 byte"}, "Null characters are not allowed"),
         ({"display_name": "nul\x00"}, "Null characters are not allowed"),
+        # Names that would pass for someone else's, beside a comment or in a mail.
+        ({"display_name": "\u202enimda\u202c"}, "direction-changing characters"),
+        ({"display_name": "ben\u200b"}, "invisible or direction-changing characters"),
+        ({"display_name": "\uff42en"}, "belongs to another member"),  # fullwidth b
+        ({"display_name": "b\u0435n"}, "mixes letters of different alphabets"),  # Cyrillic e
     ],
 )
 def test_bad_settings_get_a_clear_message_and_change_nothing(client, ann, ben, data, message):
@@ -105,6 +110,17 @@ def test_bad_settings_get_a_clear_message_and_change_nothing(client, ann, ben, d
     assert message in response.text
     ann.refresh_from_db()
     assert (ann.display_name, ann.bio) == ("", "")
+
+
+@pytest.mark.parametrize("name", ["Zoë Ångström", "Δημήτρης", "Иван Petrov", "李小龍", "O'Brien"])
+def test_names_in_any_one_alphabet_are_welcome(client, ann, name):
+    client.force_login(ann)
+
+    response = client.post("/accounts/settings/", {"display_name": name, "bio": ""})
+
+    assert response.status_code == 302
+    ann.refresh_from_db()
+    assert ann.display_name == name
 
 
 # --- Download my data -------------------------------------------------------------------
