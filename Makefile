@@ -8,7 +8,7 @@ DEV_ENV = DEBUG=true PORT=$(PORT)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run superuser test bench load faults lint format lock clean
+.PHONY: install run superuser test bench bench-http load faults lint format lock clean
 
 $(BIN)/.installed: requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,14 @@ superuser: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Needs PostgreSQL and Redis on 127.0.0.1 (see bench/run.py for options).
+# Side by side with the peers in one run (bench/compare.py; about 20 minutes): needs
+# PostgreSQL and Redis (db 15) on 127.0.0.1, wrk, ports 18010-18052, and the peers'
+# scripts in ../shared/bench-peers (BENCH_PEERS=dir elsewhere; without them their rows
+# are skipped). `make bench-http` is the older concurrency table (bench/run.py).
 bench: install
+	$(BIN)/python bench/compare.py $(BENCH_ARGS)
+
+bench-http: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # Load and faults (docs/load-and-faults.md): Locust against gunicorn + PostgreSQL + Redis on

@@ -5,10 +5,18 @@ the essays' content version (any essay or section saved) and the discussion's ve
 which every comment, edit, deletion and vote changes. Both versions live in the cache,
 so a repeat view of an unchanged section costs a 304 without any query, and a first
 view by another reader a cache read, until something changes.
+
+Only canonical pages are kept, the URLs the site's own links produce (`?sort=top`,
+`?sort=top&page=3`, a page that exists): junk in a query string is rendered but never
+stored, so nobody can fill the cache (and evict what else lives there) with copies.
+A copy is kept gzip-compressed, about a tenth of the HTML, and sent as it is to the
+clients that accept gzip (every browser); others get it decompressed.
 """
 
+import gzip
 import hashlib
 import logging
+import re
 import time
 from functools import cache as memoize
 from pathlib import Path
@@ -37,9 +45,10 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-# Query parameters a cached page may vary on; any other parameter skips the cache, so
-# junk in URLs cannot fill it with copies.
-CACHED_PARAMETERS = {"sort", "page"}
+# The query strings of the pages the site links to: a sort, then a page number. Any
+# other query string (unknown parameters, other values, another order) skips the
+# cache, so junk in URLs cannot fill it with copies.
+CANONICAL_QUERY = re.compile(r"(sort=(oldest|newest|top)(&page=[1-9][0-9]{0,5})?)?")
 # Pages say "5 minutes ago": a cached copy is never older than this.
 FRESH_FOR = 60
 
@@ -50,7 +59,7 @@ def is_reader_request(request) -> bool:
         settings.READER_CACHE
         and request.method == "GET"
         and not request.user.is_authenticated
-        and set(request.GET) <= CACHED_PARAMETERS
+        and CANONICAL_QUERY.fullmatch(request.META.get("QUERY_STRING", "")) is not None
         and not len(get_messages(request))
     )
 
@@ -77,26 +86,49 @@ def store(key, value):
         logger.warning("Cache unreachable, not caching: %s", error)
 
 
+def accepts_gzip(request) -> bool:
+    """Whether the client takes gzip (`Accept-Encoding`, with q-values; `*` counts)."""
+    for coding in request.headers.get("Accept-Encoding", "").split(","):
+        name, _, params = coding.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=")
+            try:
+                return not params or float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
 def for_readers(request, version_parts, build):
     """Serve `build()` to anonymous GET requests with an ETag and from the cache. With
-    a version unknown (the cache unreachable), the page is built uncached."""
+    a version unknown (the cache unreachable), the page is built uncached. A response
+    that `build()` marks `canonical = False` (a page number past the last page) is sent
+    but neither stored nor given an ETag."""
     if not is_reader_request(request) or None in version_parts:
         return build()
     minute = int(time.time() // FRESH_FOR)
     fingerprint = repr(
         (code_version(), *version_parts, request.get_full_path(), bool(request.htmx), minute)
     )
-    etag = '"' + hashlib.sha256(fingerprint.encode()).hexdigest()[:32] + '"'
-    if etag in request.headers.get("If-None-Match", ""):
+    version = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+    compressed = accepts_gzip(request)
+    # Each representation has its own (strong) ETag; either one proves the version.
+    etag = f'"{version}-gzip"' if compressed else f'"{version}"'
+    if version in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
-    elif cached := fetch(f"page:{etag}"):
-        response = HttpResponse(cached)
+    elif cached := fetch(f"page:{version}"):
+        response = HttpResponse(cached if compressed else gzip.decompress(cached))
     else:
         response = build()
-        if response.status_code != 200:
+        if response.status_code != 200 or not getattr(response, "canonical", True):
             return response
-        store(f"page:{etag}", response.content)
+        cached = gzip.compress(response.content, mtime=0)
+        store(f"page:{version}", cached)
+        if compressed:
+            response.content = cached
+    if compressed and response.status_code == 200:
+        response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
     patch_cache_control(response, no_cache=True)
-    patch_vary_headers(response, ["Cookie", "HX-Request"])
+    patch_vary_headers(response, ["Cookie", "HX-Request", "Accept-Encoding"])
     return response

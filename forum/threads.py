@@ -16,7 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import F, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from forum.models import PATH_DIGITS, Act, Comment, Participation, Subscription, Vote
+from forum.models import PATH_DIGITS, Comment, Participation, Subscription, Vote
 
 # What a page shows of a comment; the Markdown source, for one, is only needed when
 # editing. Pages read these as plain rows: building a thousand model instances (with
@@ -219,9 +219,10 @@ def _followed(user, section_id: int | None, comments: list[PageComment]) -> set[
     one query, for members who may take part."""
     if not user.is_authenticated or not user.can_write():
         return set()
-    followed = Q(thread__in=[c.id for c in comments])
-    if section_id is not None:
-        followed |= Q(section=section_id)
+    if section_id is None:
+        followed = Q(thread__in=[c.id for c in comments])
+    else:  # by the section rather than a list of a page's thousand ids
+        followed = Q(thread__section=section_id) | Q(section=section_id)
     return set(
         Subscription.objects.filter(user=user).filter(followed).values_list("thread_id", flat=True)
     )
@@ -262,8 +263,9 @@ def _count_below(tops: list[Node], user) -> None:
         node.below = node.continued + sum(1 + reply.below for reply in node.replies)
 
 
-ACTS = tuple(Act)
 NONE = frozenset()
+# Up to this many comments (a fragment, a short thread), votes are looked up by id.
+FEW = 50
 
 
 def _assemble(comments: list[PageComment], participation, followed=frozenset()) -> list[Node]:
@@ -271,18 +273,21 @@ def _assemble(comments: list[PageComment], participation, followed=frozenset()) 
     user = participation.viewer
     voted = set()
     if participation.refusal is None and comments:
-        voted = set(
-            Vote.objects.filter(user=user, comment__in=[c.id for c in comments]).values_list(
-                "comment_id", flat=True
-            )
+        # A page's votes by the section rather than by a list of its thousand ids (the
+        # votes this member cast elsewhere in the section are a few more rows).
+        mine = (
+            Q(comment__section=participation.section)
+            if len(comments) > FEW
+            else Q(comment__in=[c.id for c in comments])
         )
+        voted = set(Vote.objects.filter(mine, user=user).values_list("comment_id", flat=True))
     nodes: dict[int, Node] = {}
     tops: list[Node] = []
     takes_part = participation.refusal is None
     for comment in comments:
         node = Node(
             comment=comment,
-            may=frozenset(a for a in ACTS if participation.may(a, comment)) if takes_part else NONE,
+            may=participation.rights(comment) if takes_part else NONE,
             voted=comment.pk in voted,
             following=comment.pk in followed,
         )

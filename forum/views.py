@@ -100,7 +100,9 @@ def render_section(request, section, form=None, status=200):
         "sort_labels": SORT_LABELS,
     }
     if request.htmx:  # "load more": the next page of threads only
-        return render(request, "forum/discussion.html#thread-page", context)
+        return showing_requested_page(
+            request, render(request, "forum/discussion.html#thread-page", context), discussion
+        )
     # An essay has tens of sections, not thousands: one query for the outline gives the
     # table of contents and both neighbours.
     outline = list(section.essay.sections.in_order().only("essay", "heading", "slug"))
@@ -114,7 +116,16 @@ def render_section(request, section, form=None, status=200):
         "participation": participation,
         "form": form or (None if participation.to_post() else CommentForm(**writer)),
     }
-    return render(request, "essays/section.html", context, status=status)
+    return showing_requested_page(
+        request, render(request, "essays/section.html", context, status=status), discussion
+    )
+
+
+def showing_requested_page(request, response, discussion):
+    """Mark a page number past the last page (which shows the last page) as not
+    canonical, so that readers' cache keeps no copy of it (forum/caching.py)."""
+    response.canonical = str(discussion.page.number) == request.GET.get("page", "1")
+    return response
 
 
 PROFILE_PAGE_SIZE = 20

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from forum.models import Comment, Refused, Vote
+from forum.models import Comment, Refused, Subscription, Vote
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db
@@ -153,3 +153,26 @@ def test_a_vote_on_a_comment_deleted_at_that_moment_is_refused_cleanly(section):
     with pytest.raises(Refused, match="Only published comments can be voted on"):
         Vote.objects.cast(ben, stale)
     assert not Vote.objects.exists()
+
+
+def test_a_members_votes_and_follows_on_a_long_page_are_theirs_and_this_sections(
+    client, essay, section, ann, ben, dan, post, settings
+):
+    # Past a few dozen comments, votes and follows are looked up by section, not by id.
+    settings.COMMENTS_PAGE_SIZE = 100
+    comments = [post(ann, f"Comment {n}") for n in range(60)]
+    elsewhere = post(ann, "Elsewhere", on=essay.sections.get(slug="introduction"))
+    for comment in (comments[3], comments[41], elsewhere):
+        Vote.objects.cast(ben, comment)
+        Subscription.objects.follow(ben, thread=comment)
+    Vote.objects.cast(dan, comments[7])  # someone else's vote
+    client.force_login(ben)
+
+    html = client.get(section.get_absolute_url()).text
+
+    def pressed(comment, label):
+        article = html[html.index(f'id="c-{comment.pk}"') :]
+        return label in article[: article.index("</article>")]
+
+    assert [n for n, c in enumerate(comments) if pressed(c, "▲ Upvoted")] == [3, 41]
+    assert [n for n, c in enumerate(comments) if pressed(c, "✓ Following")] == [3, 41]

@@ -1,4 +1,7 @@
+import json
 import random
+from datetime import UTC, datetime
+from pathlib import Path
 
 from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand, CommandError
@@ -60,7 +63,8 @@ class Command(BaseCommand):
         "--users members named seed-user-N (verified, unusable passwords) if missing, then "
         "--comments comments and replies (about --top-level of them top-level, none deeper "
         "than --max-depth), with upvotes. Existing comments are kept. The same --seed "
-        "gives the same discussion."
+        "gives the same discussion. With --thread, the comments, their authors and times "
+        "come from a JSON file instead (bench-peers' lib/gen_thread.py), without votes."
     )
 
     def add_arguments(self, parser):
@@ -71,6 +75,12 @@ class Command(BaseCommand):
         parser.add_argument("--users", type=int, default=60)
         parser.add_argument("--max-depth", type=int, default=8)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--thread",
+            type=Path,
+            help='a thread as JSON: {"users": [{"username", "name"}], "comments": '
+            '[{"parent": index or null, "user": index, "created": Unix seconds, "body"}]}',
+        )
 
     def handle(self, *args, **options):
         count, top_level = options["comments"], options["top_level"]
@@ -86,9 +96,14 @@ class Command(BaseCommand):
             raise CommandError("No such section. Import an essay first (import_essay).")
         rng = random.Random(options["seed"])  # noqa: S311  (repeatable demo data, not secrets)
         with transaction.atomic():
-            users = self.members(options["users"])
-            comments = self.comments(section, users, rng, count, top_level, options["max_depth"])
-            votes = self.votes(comments, users, rng)
+            if options["thread"]:
+                plan = self.plan_from_thread(options["thread"])
+                comments, votes = self.comments(section, plan), 0
+            else:
+                users = self.members([f"seed-user-{i}" for i in range(1, options["users"] + 1)])
+                plan = self.plan(users, rng, count, top_level, options["max_depth"])
+                comments = self.comments(section, plan)
+                votes = self.votes(comments, users, rng)
             Comment.update_search_vector(Comment.objects.filter(pk__in=[c.pk for c in comments]))
             discussion_changed(section.pk)
         if connection.vendor == "postgresql":
@@ -103,26 +118,45 @@ class Command(BaseCommand):
             )
         )
 
-    def members(self, n: int) -> list[User]:
-        names = [f"seed-user-{i}" for i in range(1, n + 1)]
+    def members(self, names: list[str], display_names=None) -> list[User]:
+        """Verified members with these usernames, in this order (created if missing)."""
+        display_names = display_names or [name.title() for name in names]
         existing = set(User.objects.filter(username__in=names).values_list("username", flat=True))
         new = [
-            User(username=name, email=f"{name}@example.invalid", display_name=name.title())
-            for name in names
+            User(username=name, email=f"{name}@example.invalid", display_name=display)
+            for name, display in zip(names, display_names, strict=True)
             if name not in existing
         ]
         for user in new:
             user.set_unusable_password()
         User.objects.bulk_create(new)
-        users = list(User.objects.filter(username__in=names))
+        by_name = {u.username: u for u in User.objects.filter(username__in=names)}
+        users = [by_name[name] for name in names]
         EmailAddress.objects.bulk_create(
             [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users],
             ignore_conflicts=True,
         )
         return users
 
-    def comments(self, section, users, rng, count, top_level, max_depth) -> list[Comment]:
-        # Plan the tree first: each comment is top-level or answers an earlier one.
+    def plan_from_thread(self, path: Path) -> list[tuple]:
+        try:
+            thread = json.loads(path.read_bytes())
+            users = self.members(
+                [u["username"] for u in thread["users"]], [u["name"] for u in thread["users"]]
+            )
+            plan = []
+            for c in thread["comments"]:
+                parent = c["parent"]
+                level = plan[parent][1] + 1 if parent is not None else 0
+                when = datetime.fromtimestamp(c["created"], UTC)
+                plan.append((parent, level, users[c["user"]], c["body"], when))
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            raise CommandError(f"--thread: not a thread file ({error!r}).") from error
+        return plan
+
+    def plan(self, users, rng, count, top_level, max_depth) -> list[tuple]:
+        """The tree: (parent's index or None, depth, author, Markdown, time) per comment,
+        each top-level or answering an earlier one."""
         plan: list[int | None] = []  # index of the parent, or None
         depth: list[int] = []
         top_level = min(top_level, count)
@@ -140,30 +174,37 @@ class Command(BaseCommand):
             depth.append(depth[parent] + 1 if parent is not None else 0)
 
         start = timezone.now() - timezone.timedelta(days=30)
+        when = [start + timezone.timedelta(minutes=i * 7) for i in range(count)]
+        return [
+            (parent, depth[i], rng.choice(users), body(rng), when[i])
+            for i, parent in enumerate(plan)
+        ]
+
+    def comments(self, section, plan) -> list[Comment]:
         made: list[Comment] = []
         made_by_index: dict[int, Comment] = {}
         # Create level by level, so every parent has its id (and path) before its replies.
-        for level in range(max(depth) + 1):
+        for level in range(max(depth for _, depth, *_ in plan) + 1):
             batch = []
-            for i, parent in enumerate(plan):
-                if depth[i] != level:
+            for i, (parent, depth, author, text, created_at) in enumerate(plan):
+                if depth != level:
                     continue
                 parent_comment = made_by_index[parent] if parent is not None else None
                 comment = Comment(
                     section=section,
-                    author=rng.choice(users),
-                    body=body(rng),
+                    author=author,
+                    body=text,
                     parent=parent_comment,
                     root_id=parent_comment.thread_id if parent_comment else None,
                     depth=level,
-                    created_at=start + timezone.timedelta(minutes=i * 7),
+                    created_at=created_at,
                 )
                 comment.render()
                 comment.plan_index = i
                 batch.append(comment)
             Comment.objects.bulk_create(batch, batch_size=1000)
             for comment in batch:
-                parent = plan[comment.plan_index]
+                parent = plan[comment.plan_index][0]
                 prefix = made_by_index[parent].path if parent is not None else ""
                 comment.path = prefix + path_segment(comment.pk)
                 made_by_index[comment.plan_index] = comment
@@ -171,7 +212,7 @@ class Command(BaseCommand):
             made.extend(batch)
         for comment in made:
             if comment.parent_id:
-                parent = made_by_index[plan[comment.plan_index]]
+                parent = made_by_index[plan[comment.plan_index][0]]
                 parent.reply_count += 1
                 parent.answered = True  # every seeded comment is published
         Comment.objects.bulk_update(made, ["reply_count", "answered"], batch_size=500)

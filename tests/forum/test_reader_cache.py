@@ -1,0 +1,149 @@
+"""Readers' page cache: only canonical pages are kept, kept compressed, sent as they are."""
+
+import gzip
+
+import pytest
+from django.core.cache import cache
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reader_cache(settings):
+    settings.READER_CACHE = True  # as with Redis; one test process shares its cache
+    settings.COMMENTS_PAGE_SIZE = 1  # two comments: two pages per sort
+
+
+@pytest.fixture
+def two_pages(section, ann, ben, post):
+    post(ann, "First thread")
+    post(ben, "Second thread")
+    return section.get_absolute_url()
+
+
+def cached_pages():
+    # LocMemCache keys carry a prefix; the page copies are "page:<version>".
+    return [key for key in cache._cache if "page:" in key]
+
+
+def vary(response):
+    return {part.strip() for part in response["Vary"].split(",")}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?sort=oldest",
+        "?sort=newest",
+        "?sort=top",
+        "?sort=top&page=1",
+        "?sort=top&page=2",
+        "?sort=newest&page=2",
+    ],
+)
+def test_the_pages_the_site_links_to_are_cached(reader_cache, client, two_pages, query):
+    first = client.get(two_pages + query)
+
+    assert first.status_code == 200
+    assert len(cached_pages()) == 1
+    repeat = client.get(two_pages + query, headers={"If-None-Match": first["ETag"]})
+    assert repeat.status_code == 304
+
+
+def test_a_flood_of_junk_query_values_adds_nothing_to_the_cache(reader_cache, client, two_pages):
+    client.get(two_pages)  # the canonical page, cached once
+    client.get(two_pages + "?sort=top&page=2")
+    before = sorted(cache._cache)
+    assert len(cached_pages()) == 2
+
+    junk = [
+        *(f"?sort=junk{n}" for n in range(20)),
+        *(f"?sort=top&page={n}" for n in range(3, 23)),  # past the last page
+        "?page=2",  # not the order or form of the site's links
+        "?page=2&sort=top",
+        "?sort=top&page=02",
+        "?sort=top&page=0",
+        "?sort=top&page=-1",
+        "?sort=top&page=abc",
+        "?sort=top&page=1234567",
+        "?sort=TOP",
+        "?sort=top&sort=newest",
+        "?sort=top&page=2&",
+        "?sort=top&utm_source=mail",
+        "?sort=%74op",
+        "?x",
+    ]
+    for query in junk:
+        response = client.get(two_pages + query)
+        assert response.status_code == 200, query
+        assert "ETag" not in response, query  # nothing to compare: never stored
+
+    assert sorted(cache._cache) == before
+
+
+def test_a_page_number_past_the_last_shows_the_last_page_uncached(reader_cache, client, two_pages):
+    response = client.get(two_pages + "?sort=oldest&page=9")
+
+    assert "Second thread" in response.text  # the last page
+    assert "ETag" not in response
+    assert cached_pages() == []
+
+
+def test_a_client_that_accepts_gzip_gets_the_stored_compressed_copy(
+    reader_cache, client, two_pages, django_assert_num_queries
+):
+    plain = client.get(two_pages)
+    assert "Content-Encoding" not in plain
+    stored = cache.get(cached_pages()[0].split(":", 2)[-1])
+
+    with django_assert_num_queries(0):  # versions and the copy come from the cache
+        compressed = client.get(two_pages, headers={"Accept-Encoding": "br, gzip, deflate"})
+
+    assert compressed.status_code == 200
+    assert compressed["Content-Encoding"] == "gzip"
+    assert compressed.content == stored  # the stored bytes, sent as they are
+    assert gzip.decompress(compressed.content) == plain.content
+    assert len(compressed.content) < len(plain.content) / 2
+    assert {"Accept-Encoding", "Cookie"} <= vary(compressed)
+    assert {"Accept-Encoding", "Cookie"} <= vary(plain)
+    # Two representations of one version: two strong ETags.
+    assert compressed["ETag"] != plain["ETag"]
+    assert compressed["ETag"].strip('"').startswith(plain["ETag"].strip('"'))
+
+
+def test_the_first_view_is_compressed_too(reader_cache, client, two_pages):
+    response = client.get(two_pages, headers={"Accept-Encoding": "gzip"})
+
+    assert response["Content-Encoding"] == "gzip"
+    assert "First thread" in gzip.decompress(response.content).decode()
+
+
+@pytest.mark.parametrize("accept", [None, "", "identity", "gzip;q=0", "br", "gzip;q=zero"])
+def test_a_client_without_gzip_gets_plain_html(reader_cache, client, two_pages, accept):
+    headers = {} if accept is None else {"Accept-Encoding": accept}
+    client.get(two_pages, headers={"Accept-Encoding": "gzip"})  # a compressed copy stored
+
+    response = client.get(two_pages, headers=headers)
+
+    assert response.status_code == 200
+    assert "Content-Encoding" not in response
+    assert "First thread" in response.text
+    assert "Accept-Encoding" in vary(response)
+
+
+def test_a_conditional_get_is_answered_304_for_either_representation(
+    reader_cache, client, two_pages, django_assert_num_queries
+):
+    plain_etag = client.get(two_pages)["ETag"]
+    gzip_etag = client.get(two_pages, headers={"Accept-Encoding": "gzip"})["ETag"]
+
+    with django_assert_num_queries(0):
+        for etag in (plain_etag, gzip_etag):
+            response = client.get(
+                two_pages, headers={"Accept-Encoding": "gzip", "If-None-Match": etag}
+            )
+            assert response.status_code == 304
+            assert response["ETag"] == gzip_etag
+            assert "Content-Encoding" not in response
+            assert "Accept-Encoding" in vary(response)
+            assert response.content == b""
