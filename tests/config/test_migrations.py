@@ -44,7 +44,7 @@ def test_code_blocks_rendered_before_become_reachable_by_keyboard(post, ann):
 
     from forum.models import Comment
 
-    migration = importlib.import_module("forum.migrations.0005_code_blocks_and_tables_focusable")
+    migration = importlib.import_module("forum.migrations.0009_code_blocks_and_tables_focusable")
     comment = post(ann, "```\ncode()\n```")
     Comment.objects.filter(pk=comment.pk).update(body_html="<pre><code>code()\n</code></pre>")
 

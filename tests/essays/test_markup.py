@@ -152,5 +152,6 @@ def test_excerpts_are_the_text_people_see_not_the_markdown():
 
     html = render_user_text("**Bold** and [a link](https://example.org) & `code`.\n\n- one\n- two")
 
-    assert plain_text(html) == "Bold and a link & code. one two"
+    assert plain_text(html) == "Bold and a link & code.\n\none\n\ntwo"  # blocks apart
+    assert excerpt(html, 80) == "Bold and a link & code. one two"  # on one line
     assert excerpt(html, 12) == "Bold and a …"
