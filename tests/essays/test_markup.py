@@ -13,6 +13,7 @@ from essays.markup import (
     SAFE_PROTOCOLS,
     SCROLLERS,
     paragraphs,
+    plain_text,
     render_essay,
 )
 from essays.models import Section
@@ -155,3 +156,44 @@ def test_excerpts_are_the_text_people_see_not_the_markdown():
     assert plain_text(html) == "Bold and a link & code.\n\none\n\ntwo"  # blocks apart
     assert excerpt(html, 80) == "Bold and a link & code. one two"  # on one line
     assert excerpt(html, 12) == "Bold and a …"
+
+
+def test_an_edit_of_every_paragraph_of_a_long_section_keeps_every_anchor():
+    # How long it takes, and that it grows with the text, is measured by bench/anchors.py.
+    text = "\n\n".join(f"Paragraph {n} is about rivers and the sea." for n in range(1000))
+    before = paragraphs(render_essay(text, "s"))
+
+    after = paragraphs(render_essay(text.replace("rivers", "streams"), "s", before_html(before)))
+
+    assert [anchor for anchor, _ in after] == [anchor for anchor, _ in before]
+    assert after[0][1] == "Paragraph 0 is about streams and the sea."
+
+
+def test_a_rewritten_paragraph_gets_a_new_anchor_and_an_edited_one_keeps_its_own():
+    text = "Alpha beta gamma delta epsilon zeta eta theta.\n\nOne two three four five six."
+    before = paragraphs(render_essay(text, "s"))
+    edited = text.replace("epsilon", "EPSILON").replace("One two three four five six", "Wholly new")
+
+    after = paragraphs(render_essay(edited, "s", before_html(before)))
+
+    assert after[0][0] == before[0][0]  # lightly edited: the same paragraph
+    assert after[1][0] != before[1][0]  # rewritten: a paragraph of its own
+
+
+def before_html(found):
+    return "".join(f'<p id="{anchor}">{text}</p>' for anchor, text in found)
+
+
+def test_plain_text_is_each_block_as_readers_see_it_separated_by_a_blank_line():
+    html = render_essay(
+        "A *first*   paragraph &amp; more.\n\n"
+        "- one\n- two\n\n"
+        "| a | b |\n| - | - |\n| c | d |\n\n"
+        "```\ncode   here\n```\n",
+        "s",
+    )
+
+    assert (
+        plain_text(html)
+        == "A first paragraph & more.\n\none\n\ntwo\n\na\n\nb\n\nc\n\nd\n\ncode here"
+    )

@@ -3,6 +3,7 @@
 import gzip
 
 import pytest
+
 from essays.versions import cache  # the page cache (the default one holds security state)
 
 pytestmark = pytest.mark.django_db
