@@ -90,13 +90,18 @@ def section_detail(request, essay_slug, section_slug):
 
 def render_section(request, section, form=None, status=200):
     discussion = section_discussion(
-        section, request.user, sort=request.GET.get("sort", ""), page_number=request.GET.get("page")
+        section,
+        request.user,
+        sort=request.GET.get("sort", ""),
+        page_number=request.GET.get("page"),
+        passage=request.GET.get("passage", ""),
     )
+    renderer = CommentRenderer(request, section)
     context = {
         "essay": section.essay,
         "section": section,
         "discussion": discussion,
-        "threads_html": CommentRenderer(request, section).threads(discussion.threads),
+        "threads_html": renderer.threads(discussion.threads),
         "sort_labels": SORT_LABELS,
     }
     if request.htmx:  # "load more": the next page of threads only
@@ -108,6 +113,7 @@ def render_section(request, section, form=None, status=200):
     participation = Participation(request.user, section)
     writer = {"section": section, "user": request.user}
     context |= {
+        "section_html": renderer.marked_text(section.body_html, discussion.threads),
         "outline": outline,
         "previous": outline[index - 1] if index > 0 else None,
         "next": outline[index + 1] if index + 1 < len(outline) else None,

@@ -217,3 +217,55 @@ def test_a_page_full_of_reworded_quotes_costs_one_query_more(
     assert response.text.count("/diff/1..2/") == len(range(1, size, 4)) + len(
         range(3, size, 4)
     )  # the changed and the review ones
+
+
+# --- Marks in the section's text ------------------------------------------------------------
+
+
+def marks(page: str) -> dict[str, str]:
+    return dict(re.findall(r'data-passage="(p-[0-9a-f-]+)" data-passage-count="(\d+)"', page))
+
+
+def test_quoted_paragraphs_are_marked_with_their_count_and_follow_an_edit(
+    client, section, ann, ben
+):
+    client.force_login(ann)
+    first = respond(client, section)
+    client.force_login(ben)
+    respond(client, section, quote="genuine shock")
+    client.logout()
+    assert marks(client.get(section.get_absolute_url()).text) == {first.quote_anchor: "2"}
+
+    # The passage moves to a paragraph of its own: its mark goes with it.
+    revise(section, f"achieved {QUOTE}", f"achieved it.\n\nThey had {QUOTE}")
+
+    first.refresh_from_db()
+    page = client.get(section.get_absolute_url()).text
+    assert first.anchor_paragraph != first.quote_anchor
+    assert marks(page) == {first.quote_anchor: "1", first.anchor_paragraph: "1"}
+    assert f'href="?passage={first.anchor_paragraph}#discussion"' in page
+
+
+def test_hidden_comments_leave_no_mark(client, section, ann, mo):
+    client.force_login(ann)
+    comment = respond(client, section)
+    comment.moderate(mo, "remove", "Off-topic.")
+    client.logout()
+
+    assert marks(client.get(section.get_absolute_url()).text) == {}
+
+
+def test_following_a_mark_shows_the_threads_on_that_passage_first(client, section, ann, ben):
+    client.force_login(ben)
+    earlier = respond(client, section, quote="a painful internal conversation", body="Earlier.")
+    client.force_login(ann)
+    later = respond(client, section, body="About the cost.")
+    client.logout()
+
+    plain = client.get(section.get_absolute_url()).text
+    first = client.get(f"{section.get_absolute_url()}?passage={later.quote_anchor}").text
+    nonsense = client.get(f"{section.get_absolute_url()}?passage=<script>").text
+
+    assert plain.index(f'id="c-{earlier.pk}"') < plain.index(f'id="c-{later.pk}"')
+    assert first.index(f'id="c-{later.pk}"') < first.index(f'id="c-{earlier.pk}"')
+    assert nonsense.index(f'id="c-{earlier.pk}"') < nonsense.index(f'id="c-{later.pk}"')
