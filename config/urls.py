@@ -46,6 +46,7 @@ urlpatterns = [
     path(section, views.section_detail, name="section"),
     path("essays/<slug:essay_slug>/feed.atom", EssayCommentsFeed(), name="essay_feed"),
     path(f"{section}feed.atom", SectionCommentsFeed(), name="section_feed"),
+    path(f"{section}annotations.jsonld", views.section_annotations, name="section_annotations"),
     path(f"{section}revisions/", revision_views.section_history, name="section_history"),
     path(
         f"{section}revisions/<id:number>/",
@@ -65,6 +66,11 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("comments/<id:comment_id>/", comment_views.permalink, name="comment"),
     path("comments/<id:comment_id>/thread/", comment_views.thread, name="thread"),
+    path(
+        "comments/<id:comment_id>/annotation.jsonld",
+        views.comment_annotation,
+        name="comment_annotation",
+    ),
     path("comments/<id:comment_id>/reply/", comment_views.reply, name="reply"),
     path("comments/<id:comment_id>/edit/", comment_views.edit_comment, name="edit_comment"),
     path("comments/<id:comment_id>/delete/", comment_views.delete_comment, name="delete_comment"),
