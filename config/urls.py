@@ -44,6 +44,8 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("essays/<slug:essay_slug>/", views.essay_detail, name="essay"),
     path(section, views.section_detail, name="section"),
+    # "+" is never in a section's slug, so this cannot shadow a section called History.
+    path("essays/<slug:essay_slug>/+history/", revision_views.essay_history, name="essay_history"),
     path("essays/<slug:essay_slug>/feed.atom", EssayCommentsFeed(), name="essay_feed"),
     path(f"{section}feed.atom", SectionCommentsFeed(), name="section_feed"),
     path(f"{section}annotations.jsonld", views.section_annotations, name="section_annotations"),

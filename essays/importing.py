@@ -282,7 +282,7 @@ def import_essay(parsed: ParsedEssay, *, prune: bool = False) -> ImportReport:
             report.added.append(incoming.heading)
             if not report.created:
                 changes.append(f"Section {incoming.heading!r} added.")
-        elif incoming.body != section.body_markdown or any(
+        elif not Section.same_text(incoming.body, section.body_markdown) or any(
             getattr(section, name) != value for name, value in wanted.items()
         ):
             if section.heading != incoming.heading:

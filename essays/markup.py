@@ -143,40 +143,62 @@ def render_essay(source: str, scope: str, previous_html: str | None = None) -> s
 # A paragraph at least this similar (difflib's ratio over its words) to one that
 # disappeared is taken to be that paragraph, edited, and keeps its anchor.
 SAME_PARAGRAPH = 0.6
+# How far (in paragraphs) from its expected place an edited paragraph is looked for.
+NEARBY = 4
+# A near-identical paragraph found where expected is taken without looking further.
+CLEARLY_SAME = 0.9
 
 
 def carry_anchors(previous: list[tuple[str, str]], html: str) -> str:
     """`html` with each new paragraph that looks like an edited old one wearing the old
-    paragraph's anchor: unchanged paragraphs keep theirs anyway (anchors come from the
-    words), and the most similar pairs are matched first, each old anchor at most once."""
+    paragraph's anchor (unchanged paragraphs keep theirs anyway: anchors come from the
+    words).
+
+    The two lists of paragraphs are aligned first (difflib over whole paragraphs); each
+    stretch that was replaced is then matched pairwise, most similar pairs first, each
+    old anchor at most once, comparing a paragraph only with those near its expected
+    place in the stretch, so that a section whose every paragraph changed costs time in
+    proportion to its length, not its square.
+    """
     current = paragraphs(html)
-    kept = {anchor for anchor, _ in current}
-    lost = [(anchor, text.split()) for anchor, text in previous if anchor not in kept]
-    new = [(anchor, text.split()) for anchor, text in current if anchor not in dict(previous)]
-    if not lost or not new:
-        return html
-    pairs = []
-    for old_anchor, old_words in lost:
-        matcher = difflib.SequenceMatcher(None, b=old_words, autojunk=False)
-        for new_anchor, new_words in new:
-            matcher.set_seq1(new_words)
-            if matcher.real_quick_ratio() >= SAME_PARAGRAPH and (
-                matcher.quick_ratio() >= SAME_PARAGRAPH
-            ):
-                ratio = matcher.ratio()
-                if ratio >= SAME_PARAGRAPH:
-                    pairs.append((ratio, new_anchor, old_anchor))
+    old_anchors = [anchor for anchor, _ in previous]
+    new_anchors = [anchor for anchor, _ in current]
+    aligned = difflib.SequenceMatcher(None, old_anchors, new_anchors, autojunk=False)
+    taken = set(new_anchors)  # an old anchor still in use is not handed out again
     renamed: dict[str, str] = {}
-    taken: set[str] = set()
-    for _ratio, new_anchor, old_anchor in sorted(pairs, reverse=True):
-        if new_anchor not in renamed and old_anchor not in taken:
-            renamed[new_anchor] = old_anchor
-            taken.add(old_anchor)
+    for op, i1, i2, j1, j2 in aligned.get_opcodes():
+        if op == "replace":
+            pairs = _similar_pairs(previous[i1:i2], current[j1:j2])
+            for _ratio, new_anchor, old_anchor in sorted(pairs, reverse=True):
+                if new_anchor not in renamed and old_anchor not in taken:
+                    renamed[new_anchor] = old_anchor
+                    taken.add(old_anchor)
     if not renamed:
         return html
     return _anchor_attribute.sub(
         lambda m: f'{m[1]}"{"#" if m[2] else ""}{renamed.get(m[3], m[3])}"', html
     )
+
+
+def _similar_pairs(old, new) -> list[tuple[float, str, str]]:
+    pairs = []
+    scale = len(old) / len(new)
+    words = [text.split() for _, text in old]
+    for k, (new_anchor, text) in enumerate(new):
+        expected = round(k * scale)
+        nearby = range(max(0, expected - NEARBY), min(len(old), expected + NEARBY + 1))
+        matcher = difflib.SequenceMatcher(None, b=text.split(), autojunk=False)
+        for m in sorted(nearby, key=lambda m: abs(m - expected)):  # the likeliest first
+            matcher.set_seq1(words[m])
+            if (
+                matcher.real_quick_ratio() >= SAME_PARAGRAPH
+                and matcher.quick_ratio() >= SAME_PARAGRAPH
+                and (ratio := matcher.ratio()) >= SAME_PARAGRAPH
+            ):
+                pairs.append((ratio, new_anchor, old[m][0]))
+                if ratio >= CLEARLY_SAME:
+                    break  # a paragraph this close to its place needs no rival
+    return pairs
 
 
 _anchor_attribute = re.compile(r'(<p id=|<a class="pilcrow" href=)"(#?)(p-[0-9a-f]{8}(?:-\d+)?)"')

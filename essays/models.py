@@ -140,7 +140,9 @@ class Section(models.Model):
                 previous_html=previous.body_html if previous else None,
             )
             super().save(*args, **kwargs)
-            if previous is None or previous.body_markdown != self.body_markdown:
+            if previous is None or not Section.same_text(
+                previous.body_markdown, self.body_markdown
+            ):
                 self._record_revision(previous)
 
     def get_absolute_url(self):
@@ -148,6 +150,13 @@ class Section(models.Model):
 
     def get_history_url(self):
         return reverse("section_history", args=[self.essay.slug, self.slug])
+
+    @staticmethod
+    def same_text(markdown: str, other: str) -> bool:
+        """Whether two versions of Markdown are the same text, as far as a revision goes:
+        a form's textarea sends CRLF line ends and drops the final newline, which changes
+        nothing readers see."""
+        return markdown.replace("\r\n", "\n").strip() == other.replace("\r\n", "\n").strip()
 
     def revise(self, markdown: str, *, by=None, source=Source.ADMIN, **changes) -> bool:
         """Give the section new text (and any other `changes`, say a heading) and save it:

@@ -15,11 +15,24 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from essays.diff import word_diff
+from essays.models import Essay
 from forum.ids import parse_id
 from forum.models import Comment, EditorAnswer
 from forum.views import visible_section
 
 _anchor = re.compile(r"p-[0-9a-f]{8}(?:-[0-9]{1,6})?")
+
+
+def essay_history(request, essay_slug):
+    """Changes to the essay as a whole (title, sections added, renamed, removed,
+    reordered), and each section's own history a click away."""
+    essay = get_object_or_404(Essay.objects.visible_to(request.user), slug=essay_slug)
+    context = {
+        "essay": essay,
+        "changes": essay.changes.select_related("author"),
+        "sections": essay.sections.in_order().only("essay", "heading", "slug"),
+    }
+    return render(request, "essays/essay_history.html", context)
 
 
 def section_history(request, essay_slug, section_slug):

@@ -126,3 +126,29 @@ def test_it_renders_5000_paragraphs_each_with_its_own_anchor():
     found = paragraphs(html)
     assert len(found) == 5000
     assert len({anchor for anchor, _ in found}) == 5000
+
+
+def test_an_edit_of_every_paragraph_of_a_long_section_keeps_every_anchor():
+    # How long it takes, and that it grows with the text, is measured by bench/anchors.py.
+    text = "\n\n".join(f"Paragraph {n} is about rivers and the sea." for n in range(1000))
+    before = paragraphs(render_essay(text, "s"))
+
+    after = paragraphs(render_essay(text.replace("rivers", "streams"), "s", before_html(before)))
+
+    assert [anchor for anchor, _ in after] == [anchor for anchor, _ in before]
+    assert after[0][1] == "Paragraph 0 is about streams and the sea."
+
+
+def test_a_rewritten_paragraph_gets_a_new_anchor_and_an_edited_one_keeps_its_own():
+    text = "Alpha beta gamma delta epsilon zeta eta theta.\n\nOne two three four five six."
+    before = paragraphs(render_essay(text, "s"))
+    edited = text.replace("epsilon", "EPSILON").replace("One two three four five six", "Wholly new")
+
+    after = paragraphs(render_essay(edited, "s", before_html(before)))
+
+    assert after[0][0] == before[0][0]  # lightly edited: the same paragraph
+    assert after[1][0] != before[1][0]  # rewritten: a paragraph of its own
+
+
+def before_html(found):
+    return "".join(f'<p id="{anchor}">{text}</p>' for anchor, text in found)

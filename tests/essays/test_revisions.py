@@ -188,3 +188,94 @@ def test_the_migration_gives_every_existing_section_its_first_revision():
     assert (revision.number, revision.source) == (1, "initial")
     assert revision.body_text == plain_text(section.body_html)
     assert SectionRevision.objects.count() == essay.sections.count()
+
+
+def test_editing_sections_on_the_essays_admin_page_records_revisions_and_changes(client, sam):
+    essay = imported().essay
+    sources, mouths = essay.sections.in_order()
+    client.force_login(sam)
+    data = {
+        "title": "Rivers, revised",
+        "slug": essay.slug,
+        "summary": "",
+        "position": 0,
+        "is_published": "on",
+        "sections-TOTAL_FORMS": 3,
+        "sections-INITIAL_FORMS": 2,
+    }
+    for index, section in enumerate([sources, mouths]):
+        data |= {
+            f"sections-{index}-id": section.pk,
+            f"sections-{index}-essay": essay.pk,
+            f"sections-{index}-position": section.position,
+            f"sections-{index}-heading": section.heading,
+            f"sections-{index}-slug": section.slug,
+            f"sections-{index}-body_markdown": section.body_markdown,
+        }
+    data["sections-1-body_markdown"] = "Rivers end in lakes too."
+    data["sections-1-DELETE"] = ""
+    data |= {
+        "sections-2-essay": essay.pk,
+        "sections-2-position": 3,
+        "sections-2-heading": "Deltas",
+        "sections-2-slug": "deltas",
+        "sections-2-body_markdown": "Some split into many arms.",
+    }
+
+    response = client.post(reverse("admin:essays_essay_change", args=[essay.pk]), data)
+
+    assert response.status_code == 302, response.context and response.context.get("errors")
+    mouths.refresh_from_db()
+    assert (mouths.current_revision.number, mouths.current_revision.author) == (2, sam)
+    assert sources.revisions.count() == 1  # unchanged text: no revision
+    deltas = essay.sections.get(slug="deltas")
+    assert (deltas.current_revision.number, deltas.current_revision.author) == (1, sam)
+    assert set(essay.changes.values_list("summary", flat=True)) == {
+        "Title changed to 'Rivers, revised'.",
+        "Section 'Deltas' added.",
+    }
+
+
+def test_an_editor_edits_a_section_in_the_admin_and_finds_its_history_there(client, editor):
+    section = imported().essay.sections.get(slug="mouths")
+    client.force_login(editor)
+    page = reverse("admin:essays_section_change", args=[section.pk])
+
+    assert f'href="{section.get_history_url()}"' in client.get(page).text
+    response = client.post(
+        page,
+        {
+            "essay": section.essay_id,
+            "position": section.position,
+            "heading": section.heading,
+            "slug": section.slug,
+            "body_markdown": "Rivers end in the sea, mostly.\r\n\r\nSome in a lake.",
+        },
+    )
+
+    assert response.status_code == 302
+    revision = Section.objects.get(pk=section.pk).current_revision
+    assert (revision.number, revision.author, revision.source) == (2, editor, "admin")
+    assert revision.summary == "1 paragraph new or reworded."
+    assert client.get(reverse("admin:essays_sectionrevision_changelist")).status_code == 200
+
+
+def test_editors_saving_one_section_at_once_get_numbers_one_after_the_other(transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency is tested on PostgreSQL (CI runs it there)")
+    from tests.forum.test_discussion_queries import run_at_once
+
+    section_id = imported().essay.sections.get(slug="mouths").pk
+
+    def edit(n):
+        Section.objects.get(pk=section_id).revise(f"Rivers end, version {n}.")
+
+    run_at_once(edit, 6)
+
+    numbers = list(
+        SectionRevision.objects.filter(section=section_id).values_list("number", flat=True)
+    )
+    assert numbers == [1, 2, 3, 4, 5, 6, 7]
+    section = Section.objects.get(pk=section_id)
+    assert section.current_revision.number == 7
+    assert section.body_markdown == section.current_revision.body_markdown

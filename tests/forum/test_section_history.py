@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from essays.markup import paragraphs
-from essays.models import Source
+from essays.models import EssayChange, Source
 
 pytestmark = pytest.mark.django_db
 
@@ -183,3 +183,29 @@ def test_an_old_revision_and_a_diff_cost_two_queries_each(
         client.get(url("section_revision", revised, 1))
     with django_assert_num_queries(2):
         client.get(url("section_diff", revised, 1, 2))
+
+
+def test_the_essays_history_lists_its_own_changes_and_each_sections_history(
+    client, essay, sam, django_assert_num_queries
+):
+    essay_page = client.get(essay.get_absolute_url()).text
+    history = reverse("essay_history", args=[essay.slug])
+    assert f'href="{history}"' in essay_page
+    EssayChange.record(essay, "Title changed to 'Open Source, Open Weights'.", by=sam)
+
+    # The essay; its changes with their authors; its sections.
+    with django_assert_num_queries(3):
+        page = client.get(history).text
+
+    assert "Title changed to &#x27;Open Source, Open Weights&#x27;." in page
+    assert "sam" in page
+    for section in essay.sections.all():
+        assert f'href="{section.get_history_url()}"' in page
+
+
+def test_an_unpublished_essays_own_history_is_hidden_from_readers(client, essay, ann):
+    essay.is_published = False
+    essay.save()
+    client.force_login(ann)
+
+    assert client.get(reverse("essay_history", args=[essay.slug])).status_code == 404
