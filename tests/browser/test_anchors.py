@@ -2,6 +2,8 @@
 it stays silently attached; reworded, the comment says it responded to an earlier
 version, shows both wordings, and the diff is one click away."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -86,4 +88,27 @@ def test_a_quote_follows_its_passage_and_says_when_it_was_reworded(
     quote.get_by_role("link", name="See what changed").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("from revision 1 to revision 3")
     expect(page.locator(".diff ins", has_text="comparable")).to_have_count(1)
+    problems.assert_none()
+
+
+def test_selecting_a_passage_with_threads_shows_them_before_a_new_one(
+    page, problems, live_url, section, ann, ben
+):
+    passage = section.find_passage(PHRASE)
+    Comment.objects.post(section=section, author=ben, body="Ben on the cost.", passage=passage)
+    ben_comment = Comment.objects.get()
+    sign_in(page, live_url, "ann")
+    page.goto(f"{live_url}{section.get_absolute_url()}")
+
+    select(page, "genuinely open-weight release")  # the same paragraph
+    button = page.get_by_role("button", name="Respond to this passage")
+    button.click()
+
+    expect(page.locator(f"#c-{ben_comment.pk}")).to_have_class(re.compile("is-on-passage"))
+    expect(page.locator("#comment-form [name=quote]")).to_have_value("")
+    select(page, "genuinely open-weight release")
+    page.get_by_role("button", name="Start a new thread anyway").click()
+    expect(page.locator("#comment-form [name=quote]")).to_have_value(
+        "genuinely open-weight release"
+    )
     problems.assert_none()
