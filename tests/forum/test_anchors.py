@@ -269,3 +269,55 @@ def test_following_a_mark_shows_the_threads_on_that_passage_first(client, sectio
     assert plain.index(f'id="c-{earlier.pk}"') < plain.index(f'id="c-{later.pk}"')
     assert first.index(f'id="c-{later.pk}"') < first.index(f'id="c-{earlier.pk}"')
     assert nonsense.index(f'id="c-{earlier.pk}"') < nonsense.index(f'id="c-{later.pk}"')
+
+
+# --- Through the importer ---------------------------------------------------------------------
+
+
+def reimport(text: str, prune: bool = False):
+    from essays.importing import import_essay, parse_essay
+
+    return import_essay(parse_essay(text.encode()), prune=prune)
+
+
+def test_a_section_renamed_in_the_file_keeps_its_quotes_anchored(client, section, ann):
+    from tests.conftest import ESSAY_PATH
+
+    client.force_login(ann)
+    comment = respond(client, section)
+    source = ESSAY_PATH.read_text()
+
+    reimport(
+        source.replace("## The DeepSeek Moment", "## The DeepSeek moment").replace(
+            "China’s DeepSeek released", "In short, China’s DeepSeek released"
+        )
+    )
+
+    comment.refresh_from_db()
+    section.refresh_from_db()
+    assert section.heading == "The DeepSeek moment"
+    assert comment.anchor_state == AnchorState.ANCHORED
+    text = section.current_revision.body_text
+    assert text[comment.anchor_start : comment.anchor_end] == QUOTE
+
+
+def test_a_section_removed_by_prune_takes_its_quotes_and_leaves_others_alone(
+    client, essay, section, ann
+):
+    from tests.conftest import ESSAY_PATH
+
+    client.force_login(ann)
+    gone = respond(client, section)
+    other = essay.sections.get(slug="what-open-actually-enables")
+    words = other.body_markdown.split("\n\n")[0].split()[2:9]
+    kept = respond(client, other, quote=" ".join(words))
+    source = ESSAY_PATH.read_text()
+    start = source.index("## The DeepSeek Moment")
+    end = source.index("## ", start + 3)
+
+    report = reimport(source[:start] + source[end:], prune=True)
+
+    assert report.pruned[0][0] == "The DeepSeek Moment"
+    assert not Comment.objects.filter(pk=gone.pk).exists()
+    kept.refresh_from_db()
+    assert kept.anchor_state == AnchorState.ANCHORED
