@@ -321,3 +321,21 @@ def test_a_section_removed_by_prune_takes_its_quotes_and_leaves_others_alone(
     assert not Comment.objects.filter(pk=gone.pk).exists()
     kept.refresh_from_db()
     assert kept.anchor_state == AnchorState.ANCHORED
+
+
+def test_quotes_written_before_anchors_were_kept_are_placed_by_the_migration(client, section, ann):
+    import importlib
+
+    from django.db.migrations.loader import MigrationLoader
+
+    client.force_login(ann)
+    comment = respond(client, section)
+    placed = Comment.objects.filter(pk=comment.pk).values(*Comment.ANCHOR_FIELDS).get()
+    Comment.objects.filter(pk=comment.pk).update(
+        anchor_state="", anchor_start=None, anchor_end=None, anchor_paragraph=""
+    )
+    migration = importlib.import_module("forum.migrations.0008_comment_anchors")
+
+    migration.place_existing_quotes(MigrationLoader(connection).project_state().apps, None)
+
+    assert Comment.objects.filter(pk=comment.pk).values(*Comment.ANCHOR_FIELDS).get() == placed
