@@ -253,7 +253,7 @@ _paragraph = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">(.*?)</p>', re.S)
 _tag = re.compile(r"<[^>]+>")
 _pilcrow = re.compile(r'<a class="pilcrow"[^>]*>.*?</a>', re.S)
 # Where one block of text ends and the next begins, in HTML that essays.markup rendered.
-_block_end = re.compile(r"</(?:p|li|h[1-6]|pre|blockquote|tr|table|ul|ol)>|<br ?/?>|<hr ?/?>")
+_block_end = re.compile(r"</(?:p|li|h[1-6]|pre|blockquote|t[dh]|tr|table|ul|ol)>|<br ?/?>|<hr ?/?>")
 
 
 def _inline_text(html: str) -> str:

@@ -7,7 +7,14 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 
-from essays.markup import ESSAY_ATTRIBUTES, ESSAY_TAGS, SAFE_PROTOCOLS, paragraphs, render_essay
+from essays.markup import (
+    ESSAY_ATTRIBUTES,
+    ESSAY_TAGS,
+    SAFE_PROTOCOLS,
+    paragraphs,
+    plain_text,
+    render_essay,
+)
 from essays.models import Section
 
 ESSAY = """\
@@ -152,3 +159,18 @@ def test_a_rewritten_paragraph_gets_a_new_anchor_and_an_edited_one_keeps_its_own
 
 def before_html(found):
     return "".join(f'<p id="{anchor}">{text}</p>' for anchor, text in found)
+
+
+def test_plain_text_is_each_block_as_readers_see_it_separated_by_a_blank_line():
+    html = render_essay(
+        "A *first*   paragraph &amp; more.\n\n"
+        "- one\n- two\n\n"
+        "| a | b |\n| - | - |\n| c | d |\n\n"
+        "```\ncode   here\n```\n",
+        "s",
+    )
+
+    assert (
+        plain_text(html)
+        == "A first paragraph & more.\n\none\n\ntwo\n\na\n\nb\n\nc\n\nd\n\ncode here"
+    )

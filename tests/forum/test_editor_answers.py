@@ -186,3 +186,14 @@ def test_the_migration_makes_the_editors_group_with_exactly_its_permissions():
     assert not any(c.endswith(("_user", "_group", "_ban")) for c in codenames)
     assert not any(c.startswith(("delete_", "add_")) for c in codenames)
     assert "moderate_comment" not in codenames
+
+
+def test_the_migration_dates_existing_comments_to_their_sections_first_revision(comment, revised):
+    Comment.objects.filter(pk=comment.pk).update(revision=None)  # as before the migration
+    migration = importlib.import_module("forum.migrations.0005_comment_revision_and_answer")
+    historical_apps = MigrationLoader(connection).project_state().apps
+
+    migration.written_against_first_revisions(historical_apps, None)
+
+    comment.refresh_from_db()
+    assert comment.revision == revised.revisions.get(number=1)
