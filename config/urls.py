@@ -48,6 +48,7 @@ urlpatterns = [
     path("essays/<slug:essay_slug>/+history/", revision_views.essay_history, name="essay_history"),
     path("essays/<slug:essay_slug>/feed.atom", EssayCommentsFeed(), name="essay_feed"),
     path(f"{section}feed.atom", SectionCommentsFeed(), name="section_feed"),
+    path(f"{section}annotations.jsonld", views.section_annotations, name="section_annotations"),
     path(f"{section}revisions/", revision_views.section_history, name="section_history"),
     path(
         f"{section}revisions/<id:number>/",
@@ -67,6 +68,11 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("comments/<id:comment_id>/", comment_views.permalink, name="comment"),
     path("comments/<id:comment_id>/thread/", comment_views.thread, name="thread"),
+    path(
+        "comments/<id:comment_id>/annotation.jsonld",
+        views.comment_annotation,
+        name="comment_annotation",
+    ),
     path("comments/<id:comment_id>/reply/", comment_views.reply, name="reply"),
     path("comments/<id:comment_id>/edit/", comment_views.edit_comment, name="edit_comment"),
     path("comments/<id:comment_id>/edit/preview/", comment_views.preview_edit, name="preview_edit"),

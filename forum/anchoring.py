@@ -231,15 +231,25 @@ def _exact(quote: Quote, new: str, expected: int) -> Anchor | None:
     return Anchor(ANCHORED, start, end, 1.0 if context is None else round(context, 3))
 
 
-def _refine(quote: str, text: str, start: int, end: int) -> tuple[int, int]:
+def _refine(quote: Quote, text: str, start: int, end: int) -> tuple[int, int]:
     """The span's ends moved by up to a few words each way, to where the words found
-    are most like the quote (the alignment's ends are only roughly right)."""
+    are most like the quote (the alignment's ends are only roughly right); the stored
+    prefix and suffix break near-ties (a reworded first word still belongs to the span)."""
     starts = [m.start() for m in _word_start.finditer(text, max(0, start - 60), start + 60)]
     ends = [m.end() for m in _word_end.finditer(text, max(0, end - 60), end + 60)]
-    wanted = normalized(quote)
+    wanted = normalized(quote.exact)
+    prefix, suffix = normalized(quote.prefix), normalized(quote.suffix)
 
     def score(s: int, e: int) -> float:
-        return fuzz.ratio(wanted, normalized(text[s:e])) if e > s else -1
+        if e <= s:
+            return -1
+        found = fuzz.ratio(wanted, normalized(text[s:e]))
+        if prefix:
+            before = normalized(text[max(0, s - len(quote.prefix)) : s])
+            found += 0.1 * fuzz.ratio(prefix, before)
+        if suffix:
+            found += 0.1 * fuzz.ratio(suffix, normalized(text[e : e + len(quote.suffix)]))
+        return found
 
     best = (score(start, end), start, end)
     # Each end in turn, twice: linear in the candidates rather than their product.
@@ -264,7 +274,7 @@ def _approximate(quote: Quote, new: str, expected: int) -> Anchor:
         match = fuzz.partial_ratio_alignment(wanted, haystack)
         if match is not None and match.score > 0:
             start, end = offset + match.dest_start, offset + match.dest_end
-            candidates.append(_refine(quote.exact, new, start, end))
+            candidates.append(_refine(quote, new, start, end))
     best = Anchor(ORPHANED, None, None, 0.0)
     for start, end in candidates:
         if end <= start:

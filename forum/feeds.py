@@ -1,5 +1,8 @@
 """Atom feeds of new comments, for an essay and for a section. They hold exactly what a
-reader without an account may see (the same visibility rule as every page)."""
+reader without an account may see (the same visibility rule as every page). A reply
+names the comment it answers with the threading extension (RFC 4685, thr:in-reply-to)."""
+
+from urllib.parse import urljoin
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.syndication.views import Feed
@@ -21,8 +24,32 @@ def public_comments():
     )
 
 
+THREADING = "http://purl.org/syndication/thread/1.0"
+
+
+class ThreadedAtomFeed(Atom1Feed):
+    """Atom with RFC 4685's thr:in-reply-to on replies."""
+
+    def root_attributes(self):
+        return super().root_attributes() | {"xmlns:thr": THREADING}
+
+    def add_item_elements(self, handler, item):
+        super().add_item_elements(handler, item)
+        if parent := item.get("in_reply_to"):
+            # The parent's entry id is its permalink, as every entry's is.
+            url = urljoin(self.feed["link"], parent)
+            handler.addQuickElement(
+                "thr:in-reply-to", None, {"ref": url, "href": url, "type": "text/html"}
+            )
+
+
 class CommentFeed(Feed):
-    feed_type = Atom1Feed
+    feed_type = ThreadedAtomFeed
+
+    def item_extra_kwargs(self, comment):
+        if comment.parent_id is None:
+            return {}
+        return {"in_reply_to": Comment(pk=comment.parent_id).get_absolute_url()}
 
     def item_title(self, comment):
         who = comment.author.public_name if comment.author else "deleted user"

@@ -12,6 +12,7 @@ come from these functions and from nodes that `forum.threads` builds the same wa
 all of them, so there is one definition of a comment's markup.
 """
 
+import re
 from datetime import datetime
 from functools import cached_property
 from html import escape as _escape
@@ -63,6 +64,9 @@ HIDDEN_AUTHORS = {
     Status.SPAM: "[removed]",
     Status.PENDING: "[held for review]",
 }
+
+
+_paragraph_start = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">')
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -119,6 +123,37 @@ class CommentRenderer:
         return self.url[name].format(value)
 
     # --- What views call -----------------------------------------------------------
+
+    def marked_text(self, body_html: str, nodes: list[Node]) -> SafeString:
+        """The section's text with a mark in the margin of each paragraph that comments
+        on this page quote: how many, linking to the discussion with their threads
+        first. Counted from the comments the page shows (no query), so the marks follow
+        re-anchoring and show only what this reader may see."""
+        counts: dict[str, int] = {}
+        pending = list(nodes)
+        while pending:
+            node = pending.pop()
+            pending.extend(node.replies)
+            c = node.comment
+            if c.shows_text and c.anchor_paragraph and c.anchor_state != AnchorState.ORPHANED:
+                counts[c.anchor_paragraph] = counts.get(c.anchor_paragraph, 0) + 1
+
+        def mark(match) -> str:
+            count = counts.get(match[1])
+            if not count:
+                return match[0]
+            words = "comment" if count == 1 else "comments"
+            return match[0] + h(
+                '<a class="passage-mark" href="?passage={0}#discussion" data-passage="{0}" '
+                'data-passage-count="{1}">{1}<span class="visually-hidden"> {2} on this '
+                "paragraph</span></a>",
+                match[1],
+                count,
+                words,
+            )
+
+        # body_html was sanitized by essays.markup when the section was saved.
+        return SafeString(_paragraph_start.sub(mark, body_html))
 
     def threads(self, nodes: list[Node]) -> SafeString:
         return join(h('<li class="thread">{}</li>', self.comment(node)) for node in nodes)

@@ -9,11 +9,12 @@ same way: the same rows, the same visibility rule, and the viewer's rights from
 `Participation`, so a fragment never shows what the page would not.
 """
 
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import F, Q, Window
+from django.db.models import Case, F, Q, When, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from forum.models import PATH_DIGITS, Comment, Participation, Subscription, Vote
@@ -87,6 +88,8 @@ class PageComment:
         return self.status == Comment.Status.DELETED
 
 
+_paragraph_anchor = re.compile(r"p-[0-9a-f]{8}(?:-\d+)?")
+
 SORT_LABELS = {"oldest": "Oldest", "newest": "Newest", "top": "Top"}
 
 
@@ -124,11 +127,16 @@ def visible_threads(section, user):
     return Comment.objects.filter(section=section).visible_to(user).top_level()
 
 
-def section_discussion(section, user, *, sort: str, page_number) -> Discussion:
-    """The top-level threads on one page of a section's discussion, with their replies."""
+def section_discussion(section, user, *, sort: str, page_number, passage: str = "") -> Discussion:
+    """The top-level threads on one page of a section's discussion, with their replies;
+    with `passage` (a paragraph's anchor), the threads quoting that paragraph first."""
     sort = sort if sort in Comment.SORTS else "oldest"
     top_level = visible_threads(section, user)
-    paginator = Paginator(top_level.sorted_by(sort).only("pk"), settings.COMMENTS_PAGE_SIZE)
+    ordered = top_level.sorted_by(sort)
+    if _paragraph_anchor.fullmatch(passage):
+        quoting = Case(When(anchor_paragraph=passage, then=0), default=1)
+        ordered = ordered.order_by(quoting, *ordered.query.order_by)
+    paginator = Paginator(ordered.only("pk"), settings.COMMENTS_PAGE_SIZE)
     page = paginator.get_page(page_number)
     root_ids = [comment.pk for comment in page.object_list]
     comments = _rows(

@@ -1,12 +1,17 @@
+import json
+
+from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.models import User
 from essays.models import Essay, Section, content_version
-from forum import caching
+from forum import annotations, caching
 from forum import search as search_module
 from forum.forms import CommentForm
 from forum.models import Comment, Participation, discussion_version
@@ -90,13 +95,18 @@ def section_detail(request, essay_slug, section_slug):
 
 def render_section(request, section, form=None, status=200):
     discussion = section_discussion(
-        section, request.user, sort=request.GET.get("sort", ""), page_number=request.GET.get("page")
+        section,
+        request.user,
+        sort=request.GET.get("sort", ""),
+        page_number=request.GET.get("page"),
+        passage=request.GET.get("passage", ""),
     )
+    renderer = CommentRenderer(request, section)
     context = {
         "essay": section.essay,
         "section": section,
         "discussion": discussion,
-        "threads_html": CommentRenderer(request, section).threads(discussion.threads),
+        "threads_html": renderer.threads(discussion.threads),
         "sort_labels": SORT_LABELS,
     }
     if request.htmx:  # "load more": the next page of threads only
@@ -110,6 +120,7 @@ def render_section(request, section, form=None, status=200):
     participation = Participation(request.user, section)
     writer = {"section": section, "user": request.user}
     context |= {
+        "section_html": renderer.marked_text(section.body_html, discussion.threads),
         "outline": outline,
         "previous": outline[index - 1] if index > 0 else None,
         "next": outline[index + 1] if index + 1 < len(outline) else None,
@@ -173,3 +184,71 @@ def search(request):
             }
     status = 400 if context["error"] else 200
     return render(request, "forum/search.html", context, status=status)
+
+
+# --- The discussion as W3C Web Annotations ------------------------------------------------
+
+
+def _public_annotations(section):
+    """What a reader without an account sees of a section's comments, with their text."""
+    return _public_annotations_of_all().filter(section=section).order_by("path")
+
+
+def _current_revision(section):
+    return (
+        section.revisions.filter(pk=section.current_revision_id)
+        .only("number", "created_at")
+        .first()
+    )
+
+
+def _json_ld(data: dict) -> HttpResponse:
+    return HttpResponse(
+        json.dumps(data, ensure_ascii=False, indent=1), content_type=annotations.MEDIA_TYPE
+    )
+
+
+def comment_annotation(request, comment_id):
+    """One comment as a W3C Web Annotation (JSON-LD), if anyone may read it."""
+    comment = (
+        _public_annotations_of_all().filter(pk=comment_id).select_related("section__essay").first()
+    )
+    if comment is None:
+        raise Http404("No such comment, or not public.")
+    section = comment.section
+    data = annotations.annotation(request, comment, section, _current_revision(section))
+    return _json_ld({"@context": annotations.CONTEXT} | data)
+
+
+def _public_annotations_of_all():
+    return (
+        Comment.objects.visible_to(AnonymousUser())
+        .filter(shows_text=True)
+        .select_related("author", "revision")
+        .defer("revision__body_markdown", "revision__body_html", "revision__body_text")
+    )
+
+
+def section_annotations(request, essay_slug, section_slug):
+    """A section's public discussion as a W3C AnnotationCollection (JSON-LD)."""
+    section = get_object_or_404(
+        Section.objects.select_related("essay").filter(essay__is_published=True),
+        essay__slug=essay_slug,
+        slug=section_slug,
+    )
+    current = _current_revision(section)
+    items = [
+        annotations.annotation(request, comment, section, current)
+        for comment in _public_annotations(section)
+    ]
+    url = reverse("section_annotations", args=[essay_slug, section_slug])
+    return _json_ld(
+        {
+            "@context": annotations.CONTEXT,
+            "id": request.build_absolute_uri(url),
+            "type": "AnnotationCollection",
+            "label": f"Discussion of “{section.heading}” ({section.essay.title})",
+            "total": len(items),
+            "first": {"type": "AnnotationPage", "items": items},
+        }
+    )

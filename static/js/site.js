@@ -55,10 +55,33 @@
     button.focus();
   });
 
+  // A paragraph that threads already quote: show them first, so that people join an
+  // existing thread rather than start a duplicate; a second press opens a new one.
+  let shownFor = null;
+  function showThreadsFirst(anchor) {
+    const mark = document.querySelector(`.passage-mark[data-passage="${anchor}"]`);
+    if (!mark || shownFor === anchor) return false;
+    shownFor = anchor;
+    const quotes = document.querySelectorAll(`.quote-block a[href$="#${anchor}"]`);
+    const threads = [...quotes].map((link) => link.closest(".comment")).filter(Boolean);
+    if (!threads.length) {
+      window.location.href = mark.href; // on another page of the discussion
+      return true;
+    }
+    document.querySelectorAll(".comment.is-on-passage").forEach((c) => c.classList.remove("is-on-passage"));
+    threads.forEach((thread) => thread.classList.add("is-on-passage"));
+    threads[0].scrollIntoView({ block: "center" });
+    button.textContent = "Start a new thread anyway";
+    return true;
+  }
+
   button.addEventListener("click", () => {
     const passage = selectedPassage();
     const current = document.querySelector("[data-comment-form]");
     if (!passage || !current) return;
+    if (showThreadsFirst(passage.paragraph.id)) return;
+    button.textContent = "Respond to this passage";
+    shownFor = null;
     const quote = current.querySelector("[name=quote]");
     quote.value = passage.words;
     current.querySelector("[name=quote_anchor]").value = passage.paragraph.id;

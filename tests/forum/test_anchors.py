@@ -217,3 +217,125 @@ def test_a_page_full_of_reworded_quotes_costs_one_query_more(
     assert response.text.count("/diff/1..2/") == len(range(1, size, 4)) + len(
         range(3, size, 4)
     )  # the changed and the review ones
+
+
+# --- Marks in the section's text ------------------------------------------------------------
+
+
+def marks(page: str) -> dict[str, str]:
+    return dict(re.findall(r'data-passage="(p-[0-9a-f-]+)" data-passage-count="(\d+)"', page))
+
+
+def test_quoted_paragraphs_are_marked_with_their_count_and_follow_an_edit(
+    client, section, ann, ben
+):
+    client.force_login(ann)
+    first = respond(client, section)
+    client.force_login(ben)
+    respond(client, section, quote="genuine shock")
+    client.logout()
+    assert marks(client.get(section.get_absolute_url()).text) == {first.quote_anchor: "2"}
+
+    # The passage moves to a paragraph of its own: its mark goes with it.
+    revise(section, f"achieved {QUOTE}", f"achieved it.\n\nThey had {QUOTE}")
+
+    first.refresh_from_db()
+    page = client.get(section.get_absolute_url()).text
+    assert first.anchor_paragraph != first.quote_anchor
+    assert marks(page) == {first.quote_anchor: "1", first.anchor_paragraph: "1"}
+    assert f'href="?passage={first.anchor_paragraph}#discussion"' in page
+
+
+def test_hidden_comments_leave_no_mark(client, section, ann, mo):
+    client.force_login(ann)
+    comment = respond(client, section)
+    comment.moderate(mo, "remove", "Off-topic.")
+    client.logout()
+
+    assert marks(client.get(section.get_absolute_url()).text) == {}
+
+
+def test_following_a_mark_shows_the_threads_on_that_passage_first(client, section, ann, ben):
+    client.force_login(ben)
+    earlier = respond(client, section, quote="a painful internal conversation", body="Earlier.")
+    client.force_login(ann)
+    later = respond(client, section, body="About the cost.")
+    client.logout()
+
+    plain = client.get(section.get_absolute_url()).text
+    first = client.get(f"{section.get_absolute_url()}?passage={later.quote_anchor}").text
+    nonsense = client.get(f"{section.get_absolute_url()}?passage=<script>").text
+
+    assert plain.index(f'id="c-{earlier.pk}"') < plain.index(f'id="c-{later.pk}"')
+    assert first.index(f'id="c-{later.pk}"') < first.index(f'id="c-{earlier.pk}"')
+    assert nonsense.index(f'id="c-{earlier.pk}"') < nonsense.index(f'id="c-{later.pk}"')
+
+
+# --- Through the importer ---------------------------------------------------------------------
+
+
+def reimport(text: str, prune: bool = False):
+    from essays.importing import import_essay, parse_essay
+
+    return import_essay(parse_essay(text.encode()), prune=prune)
+
+
+def test_a_section_renamed_in_the_file_keeps_its_quotes_anchored(client, section, ann):
+    from tests.conftest import ESSAY_PATH
+
+    client.force_login(ann)
+    comment = respond(client, section)
+    source = ESSAY_PATH.read_text()
+
+    reimport(
+        source.replace("## The DeepSeek Moment", "## The DeepSeek moment").replace(
+            "China’s DeepSeek released", "In short, China’s DeepSeek released"
+        )
+    )
+
+    comment.refresh_from_db()
+    section.refresh_from_db()
+    assert section.heading == "The DeepSeek moment"
+    assert comment.anchor_state == AnchorState.ANCHORED
+    text = section.current_revision.body_text
+    assert text[comment.anchor_start : comment.anchor_end] == QUOTE
+
+
+def test_a_section_removed_by_prune_takes_its_quotes_and_leaves_others_alone(
+    client, essay, section, ann
+):
+    from tests.conftest import ESSAY_PATH
+
+    client.force_login(ann)
+    gone = respond(client, section)
+    other = essay.sections.get(slug="what-open-actually-enables")
+    words = other.body_markdown.split("\n\n")[0].split()[2:9]
+    kept = respond(client, other, quote=" ".join(words))
+    source = ESSAY_PATH.read_text()
+    start = source.index("## The DeepSeek Moment")
+    end = source.index("## ", start + 3)
+
+    report = reimport(source[:start] + source[end:], prune=True)
+
+    assert report.pruned[0][0] == "The DeepSeek Moment"
+    assert not Comment.objects.filter(pk=gone.pk).exists()
+    kept.refresh_from_db()
+    assert kept.anchor_state == AnchorState.ANCHORED
+
+
+def test_quotes_written_before_anchors_were_kept_are_placed_by_the_migration(client, section, ann):
+    import importlib
+
+    from django.db.migrations.loader import MigrationLoader
+
+    client.force_login(ann)
+    comment = respond(client, section)
+    placed = Comment.objects.filter(pk=comment.pk).values(*Comment.ANCHOR_FIELDS).get()
+    Comment.objects.filter(pk=comment.pk).update(
+        anchor_state="", anchor_start=None, anchor_end=None, anchor_paragraph=""
+    )
+    migration = importlib.import_module("forum.migrations.0008_comment_anchors")
+
+    migration.place_existing_quotes(MigrationLoader(connection).project_state().apps, None)
+
+    assert Comment.objects.filter(pk=comment.pk).values(*Comment.ANCHOR_FIELDS).get() == placed
