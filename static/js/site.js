@@ -175,6 +175,10 @@ function showQuote(field) {
   let sending = false;
   document.addEventListener("submit", (event) => {
     if (!event.target.matches("[data-hx-post]")) sending = true;
+    // Signing out leaves nothing one wrote behind for the next person at this browser.
+    if (event.target.matches("[data-forget-drafts]") && store) {
+      for (const name of Object.keys(store)) if (name.startsWith(PREFIX)) store.removeItem(name);
+    }
   });
   window.addEventListener("beforeunload", (event) => {
     if (sending || !unsent()) return;

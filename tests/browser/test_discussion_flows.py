@@ -170,6 +170,14 @@ def test_drafts_survive_a_reload_leaving_asks_first_and_posting_clears_them(
     assert dialogs == ["beforeunload"]
     expect(page.locator("#comment-form").get_by_label("Your comment")).to_have_value("")
     assert page.evaluate("Object.keys(localStorage)") == []
+
+    # Signing out forgets the drafts (the sign-out question is answered: leave).
+    page.locator("#comment-form").get_by_label("Your comment").fill("Left unsent.")
+    assert page.evaluate("Object.keys(localStorage)") != []
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    assert dialogs == ["beforeunload"]  # sending a form is leaving on purpose
+    assert page.evaluate("Object.keys(localStorage)") == []
     problems.assert_none()
 
 
