@@ -191,3 +191,20 @@ def test_counting_what_continues_costs_one_query_however_many_continue(
 
     assert html.count("Continue this thread (") == 5
     assert "Continue this thread (6 replies) →" in html
+
+
+def test_no_template_or_script_writes_a_bare_hx_attribute(settings):
+    """Fragments and pages the tests above do not open are held to it too."""
+    base = settings.BASE_DIR
+    sources = [
+        *(base / "templates").rglob("*.html"),
+        *(base / "static" / "js").glob("*.js"),
+        *(base / "forum").glob("*.py"),
+    ]
+    bare = [
+        f"{path.relative_to(base)}: {match[0]}"
+        for path in sources
+        for match in re.finditer(r"(?<![-\w])hx-[a-z-]+=", path.read_text())
+    ]
+    assert len(sources) > 30
+    assert bare == []
