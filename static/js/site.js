@@ -212,6 +212,25 @@ function showQuote(field) {
     }
   });
 
+  // Headers sent along with a new reply (its ancestors' counts): each takes the place of
+  // the one on the page, if this page shows it.
+  document.body.addEventListener("htmx:load", (event) => {
+    const root = event.detail.elt;
+    if (!root.querySelectorAll) return;
+    const boxes = root.matches("[data-refreshes]") ? [root] : root.querySelectorAll("[data-refreshes]");
+    for (const box of boxes) {
+      for (const fresh of Array.from(box.children)) {
+        const old = document.getElementById(fresh.dataset.refresh);
+        if (old) {
+          fresh.id = fresh.dataset.refresh;
+          fresh.removeAttribute("data-refresh");
+          old.replaceWith(fresh);
+        }
+      }
+      box.remove();
+    }
+  });
+
   // A form opened in place takes the focus.
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.detail.requestConfig.verb !== "get") return;

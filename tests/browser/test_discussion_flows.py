@@ -261,6 +261,34 @@ def test_a_folded_thread_says_how_many_replies_it_holds_in_all(
     problems.assert_none()
 
 
+def test_a_reply_in_place_updates_what_its_ancestors_say_when_folded(
+    page, problems, htmx_errors, live_url, section
+):
+    ben = make_member("ben")
+    top, _ = Comment.objects.post(section=section, author=ben, body="Top.")
+    middle, _ = Comment.objects.post(section=section, author=ben, body="Middle.", parent=top)
+    make_member("ann")
+    sign_in(page, live_url, "ann")
+
+    # On a thread page rooted at the middle comment, the top one is not shown: no error.
+    page.goto(f"{live_url}/comments/{middle.pk}/thread/")
+    comment(page, middle.pk).get_by_role("link", name="Reply").click()
+    comment(page, middle.pk).get_by_label("Your reply").fill("From the thread page.")
+    comment(page, middle.pk).get_by_role("button", name="Post reply").click()
+    expect(page.locator(".replies.posted")).to_contain_text("From the thread page.")
+
+    page.goto(f"{live_url}{SECTION}")
+    comment(page, middle.pk).get_by_role("link", name="Reply").first.click()
+    comment(page, middle.pk).get_by_label("Your reply").fill("From the section.")
+    comment(page, middle.pk).get_by_role("button", name="Post reply").click()
+    expect(page.locator(".replies.posted")).to_contain_text("From the section.")
+    comment(page, top.pk).locator("summary").first.click()
+    expect(page.locator(f"#c-{top.pk}-meta .comment__folded-note")).to_have_text("3 replies folded")
+    expect(page.locator("[data-refreshes]")).to_have_count(0)
+    assert htmx_errors() == []
+    problems.assert_none()
+
+
 def test_every_target_in_a_comment_is_at_least_24_pixels_on_a_phone(
     browser, transactional_db, live_url, section
 ):

@@ -208,3 +208,21 @@ def test_no_template_or_script_writes_a_bare_hx_attribute(settings):
     ]
     assert len(sources) > 30
     assert bare == []
+
+
+def test_a_reply_in_place_sends_its_ancestors_headers_with_their_new_counts(
+    client, section, ann, ben, post
+):
+    top = post(ann, "Top.")
+    middle = post(ben, "Middle.", parent=top)
+    post(ben, "Beside.", parent=top)
+    client.force_login(ann)
+    url = reverse("post_comment", args=[section.essay.slug, section.slug])
+
+    html = client.post(url, {"body": "Below.", "parent": middle.pk}, headers=HTMX).text
+
+    refreshed = re.search(r"<div hidden data-refreshes>(.*)</div>", html, re.S)[1]
+    headers = dict(re.findall(r'data-refresh="(c-\d+-meta)">(.*?)</header>', refreshed))
+    assert set(headers) == {f"c-{top.pk}-meta", f"c-{middle.pk}-meta"}
+    assert ">3 replies folded<" in headers[f"c-{top.pk}-meta"]
+    assert ">1 reply folded<" in headers[f"c-{middle.pk}-meta"]
