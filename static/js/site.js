@@ -192,12 +192,12 @@ function showQuote(field) {
     if (form.matches("form[data-draft]") && event.detail.xhr.status < 300) forget(form);
   });
 
-  // Reply pressed again while its form is open: keep the form (and what is typed).
+  // Reply or Edit pressed again while its form is open: keep the form (and what is typed).
   document.body.addEventListener("htmx:beforeRequest", (event) => {
     const target = event.detail.target;
     if (event.detail.requestConfig.verb !== "get" || !target) return;
     const open = target.querySelector("form[data-draft]");
-    if (open && target.classList.contains("comment__reply-slot")) {
+    if (open) {
       event.preventDefault();
       open.querySelector("[name=body]").focus();
     }

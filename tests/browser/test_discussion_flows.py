@@ -98,9 +98,12 @@ def test_an_edit_in_place_has_preview_and_shows_the_edited_marker_at_once(
         "datetime", re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
     )
 
-    # Cancel puts the text back as it was, and the focus on Edit.
+    # Edit pressed twice keeps what is typed; Cancel puts the text back as it was, and
+    # the focus on Edit.
     comment(page, mine.pk).get_by_role("link", name="Edit").click()
     comment(page, mine.pk).get_by_label("Edit your comment").fill("Not this.")
+    comment(page, mine.pk).get_by_role("link", name="Edit").click()
+    expect(comment(page, mine.pk).get_by_label("Edit your comment")).to_have_value("Not this.")
     comment(page, mine.pk).get_by_role("link", name="Cancel").click()
     expect(comment(page, mine.pk).locator(".comment__body")).to_contain_text("A second draft.")
     expect(comment(page, mine.pk).get_by_role("link", name="Edit")).to_be_focused()
