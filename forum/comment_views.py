@@ -104,8 +104,15 @@ def post_comment(request, essay_slug, section_slug):
         if node is None:  # sent again after it was deleted: nothing to show in place
             return render(request, "forum/deleted.html")
         reply = comment.parent_id is not None
+        renderer = CommentRenderer(request, section)
         context = {
-            "comment_html": CommentRenderer(request, section).comment(node),
+            "comment_html": renderer.comment(node),
+            # The comments it answers now hold one reply more (said when folded).
+            "headers_html": (
+                renderer.refreshed_headers(threads.ancestors(comment, request.user))
+                if reply
+                else ""
+            ),
             "reply": reply,
             "section": section,
             "form": CommentForm(section=section, user=request.user),

@@ -262,7 +262,16 @@ class CommentRenderer:
             c.author.public_name,
         )
 
-    def meta(self, node: Node, *, oob: bool = False) -> SafeString:
+    def refreshed_headers(self, nodes: list[Node]) -> SafeString:
+        """Headers for site.js to put in place of those on the page, where there are:
+        a reply's ancestors, whose counts it changed. (Out of band, htmx would report
+        each one a thread page does not show.)"""
+        return h(
+            "<div hidden data-refreshes>{}</div>",
+            join(self.meta(node, refresh=True) for node in nodes),
+        )
+
+    def meta(self, node: Node, *, oob: bool = False, refresh: bool = False) -> SafeString:
         """Who and when, and what state the comment is in: the comment's header, also
         sent out of band after an in-place edit (the "edited" marker) or deletion."""
         c = node.comment
@@ -299,12 +308,11 @@ class CommentRenderer:
             parts.append(
                 h(' <span class="badge badge--{}">{}</span>', c.status, STATUS_BADGES[c.status])
             )
-        return h(
-            '<header class="comment__meta" id="c-{}-meta"{}>{}</header>',
-            c.pk,
-            SafeString(' data-hx-swap-oob="true"') if oob else EMPTY,
-            join(parts),
-        )
+        if refresh:
+            where = h(' data-refresh="c-{}-meta"', c.pk)
+        else:
+            where = h(' id="c-{}-meta"{}', c.pk, h(' data-hx-swap-oob="true"') if oob else EMPTY)
+        return h('<header class="comment__meta"{}>{}</header>', where, join(parts))
 
     def _toggle(self, node: Node) -> SafeString:
         """The fold's <summary>: the toggle alone, no links inside."""

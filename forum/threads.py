@@ -199,6 +199,27 @@ def single(comment, user, *, count_below: bool = False) -> Node | None:
     return nodes[0]
 
 
+def ancestors(comment, user) -> list[Node]:
+    """The comments a new reply hangs from, as the viewer sees them, each with how many
+    replies it now holds in all: for the headers an in-place reply makes stale."""
+    above = Comment.objects.filter(pk__in=comment.ancestor_ids())
+    rows = _rows(above, user, max_depth=comment.depth)
+    nodes = list(_walk(_assemble(rows, Participation(user, comment.section))))
+    by_path = {node.comment.path: node for node in nodes}
+    paths = (
+        Comment.objects.filter(root_id=comment.thread_id)
+        .visible_to(user)
+        .values_list("path", flat=True)
+    )
+    for path in paths:
+        for end in range(PATH_DIGITS, len(path), PATH_DIGITS):
+            if (node := by_path.get(path[:end])) is not None:
+                node.below += 1
+    for node in nodes:
+        node.continues = False
+    return nodes
+
+
 def _rows(queryset, user, *, max_depth: int) -> list[PageComment]:
     thread = Coalesce("root_id", "id")
     rows = (

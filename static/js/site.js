@@ -198,6 +198,10 @@ function showQuote(field) {
   let sending = false;
   document.addEventListener("submit", (event) => {
     if (!event.target.matches("[data-hx-post]")) sending = true;
+    // Signing out leaves nothing one wrote behind for the next person at this browser.
+    if (event.target.matches("[data-forget-drafts]") && store) {
+      for (const name of Object.keys(store)) if (name.startsWith(PREFIX)) store.removeItem(name);
+    }
   });
   window.addEventListener("beforeunload", (event) => {
     if (sending || !unsent()) return;
@@ -211,12 +215,12 @@ function showQuote(field) {
     if (form.matches("form[data-draft]") && event.detail.xhr.status < 300) forget(form);
   });
 
-  // Reply pressed again while its form is open: keep the form (and what is typed).
+  // Reply or Edit pressed again while its form is open: keep the form (and what is typed).
   document.body.addEventListener("htmx:beforeRequest", (event) => {
     const target = event.detail.target;
     if (event.detail.requestConfig.verb !== "get" || !target) return;
     const open = target.querySelector("form[data-draft]");
-    if (open && target.classList.contains("comment__reply-slot")) {
+    if (open) {
       event.preventDefault();
       open.querySelector("[name=body]").focus();
     }
@@ -228,6 +232,25 @@ function showQuote(field) {
     const target = event.detail.target;
     if (event.detail.requestConfig.verb === "get" && target.classList.contains("comment__body")) {
       before.set(target.id, target.innerHTML);
+    }
+  });
+
+  // Headers sent along with a new reply (its ancestors' counts): each takes the place of
+  // the one on the page, if this page shows it.
+  document.body.addEventListener("htmx:load", (event) => {
+    const root = event.detail.elt;
+    if (!root.querySelectorAll) return;
+    const boxes = root.matches("[data-refreshes]") ? [root] : root.querySelectorAll("[data-refreshes]");
+    for (const box of boxes) {
+      for (const fresh of Array.from(box.children)) {
+        const old = document.getElementById(fresh.dataset.refresh);
+        if (old) {
+          fresh.id = fresh.dataset.refresh;
+          fresh.removeAttribute("data-refresh");
+          old.replaceWith(fresh);
+        }
+      }
+      box.remove();
     }
   });
 

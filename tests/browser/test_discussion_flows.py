@@ -98,9 +98,12 @@ def test_an_edit_in_place_has_preview_and_shows_the_edited_marker_at_once(
         "datetime", re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
     )
 
-    # Cancel puts the text back as it was, and the focus on Edit.
+    # Edit pressed twice keeps what is typed; Cancel puts the text back as it was, and
+    # the focus on Edit.
     comment(page, mine.pk).get_by_role("link", name="Edit").click()
     comment(page, mine.pk).get_by_label("Edit your comment").fill("Not this.")
+    comment(page, mine.pk).get_by_role("link", name="Edit").click()
+    expect(comment(page, mine.pk).get_by_label("Edit your comment")).to_have_value("Not this.")
     comment(page, mine.pk).get_by_role("link", name="Cancel").click()
     expect(comment(page, mine.pk).locator(".comment__body")).to_contain_text("A second draft.")
     expect(comment(page, mine.pk).get_by_role("link", name="Edit")).to_be_focused()
@@ -169,6 +172,14 @@ def test_drafts_survive_a_reload_leaving_asks_first_and_posting_clears_them(
     page.reload()  # nothing unsent: no question, no draft comes back
     assert dialogs == ["beforeunload"]
     expect(page.locator("#comment-form").get_by_label("Your comment")).to_have_value("")
+    assert page.evaluate("Object.keys(localStorage)") == []
+
+    # Signing out forgets the drafts (the sign-out question is answered: leave).
+    page.locator("#comment-form").get_by_label("Your comment").fill("Left unsent.")
+    assert page.evaluate("Object.keys(localStorage)") != []
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    assert dialogs == ["beforeunload"]  # sending a form is leaving on purpose
     assert page.evaluate("Object.keys(localStorage)") == []
     problems.assert_none()
 
@@ -250,6 +261,34 @@ def test_a_folded_thread_says_how_many_replies_it_holds_in_all(
 
     comment(page, top.pk).locator("summary").first.click()
     expect(page.get_by_role("link", name="Continue this thread (2 replies) →")).to_be_visible()
+    problems.assert_none()
+
+
+def test_a_reply_in_place_updates_what_its_ancestors_say_when_folded(
+    page, problems, htmx_errors, live_url, section
+):
+    ben = make_member("ben")
+    top, _ = Comment.objects.post(section=section, author=ben, body="Top.")
+    middle, _ = Comment.objects.post(section=section, author=ben, body="Middle.", parent=top)
+    make_member("ann")
+    sign_in(page, live_url, "ann")
+
+    # On a thread page rooted at the middle comment, the top one is not shown: no error.
+    page.goto(f"{live_url}/comments/{middle.pk}/thread/")
+    comment(page, middle.pk).get_by_role("link", name="Reply").click()
+    comment(page, middle.pk).get_by_label("Your reply").fill("From the thread page.")
+    comment(page, middle.pk).get_by_role("button", name="Post reply").click()
+    expect(page.locator(".replies.posted")).to_contain_text("From the thread page.")
+
+    page.goto(f"{live_url}{SECTION}")
+    comment(page, middle.pk).get_by_role("link", name="Reply").first.click()
+    comment(page, middle.pk).get_by_label("Your reply").fill("From the section.")
+    comment(page, middle.pk).get_by_role("button", name="Post reply").click()
+    expect(page.locator(".replies.posted")).to_contain_text("From the section.")
+    comment(page, top.pk).locator("summary").first.click()
+    expect(page.locator(f"#c-{top.pk}-meta .comment__folded-note")).to_have_text("3 replies folded")
+    expect(page.locator("[data-refreshes]")).to_have_count(0)
+    assert htmx_errors() == []
     problems.assert_none()
 
 

@@ -191,3 +191,38 @@ def test_counting_what_continues_costs_one_query_however_many_continue(
 
     assert html.count("Continue this thread (") == 5
     assert "Continue this thread (6 replies) →" in html
+
+
+def test_no_template_or_script_writes_a_bare_hx_attribute(settings):
+    """Fragments and pages the tests above do not open are held to it too."""
+    base = settings.BASE_DIR
+    sources = [
+        *(base / "templates").rglob("*.html"),
+        *(base / "static" / "js").glob("*.js"),
+        *(base / "forum").glob("*.py"),
+    ]
+    bare = [
+        f"{path.relative_to(base)}: {match[0]}"
+        for path in sources
+        for match in re.finditer(r"(?<![-\w])hx-[a-z-]+=", path.read_text())
+    ]
+    assert len(sources) > 30
+    assert bare == []
+
+
+def test_a_reply_in_place_sends_its_ancestors_headers_with_their_new_counts(
+    client, section, ann, ben, post
+):
+    top = post(ann, "Top.")
+    middle = post(ben, "Middle.", parent=top)
+    post(ben, "Beside.", parent=top)
+    client.force_login(ann)
+    url = reverse("post_comment", args=[section.essay.slug, section.slug])
+
+    html = client.post(url, {"body": "Below.", "parent": middle.pk}, headers=HTMX).text
+
+    refreshed = re.search(r"<div hidden data-refreshes>(.*)</div>", html, re.S)[1]
+    headers = dict(re.findall(r'data-refresh="(c-\d+-meta)">(.*?)</header>', refreshed))
+    assert set(headers) == {f"c-{top.pk}-meta", f"c-{middle.pk}-meta"}
+    assert ">3 replies folded<" in headers[f"c-{top.pk}-meta"]
+    assert ">1 reply folded<" in headers[f"c-{middle.pk}-meta"]
