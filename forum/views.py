@@ -1,5 +1,6 @@
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.views.decorators.vary import vary_on_headers
@@ -17,6 +18,20 @@ from forum.threads import SORT_LABELS, section_discussion
 def favicon(request):
     """Browsers ask for /favicon.ico on pages without an icon link (the admin's)."""
     return redirect(static("img/favicon.svg"), permanent=True)
+
+
+ROBOTS_TXT = """User-agent: *
+Disallow: /search/
+Disallow: /accounts/
+Disallow: /notifications/
+Disallow: /unsubscribe/
+"""
+
+
+def robots_txt(request):
+    """Crawlers may read the essays and discussions; searches and personal pages are
+    not for them. (The admin's path is not named: it is meant to be hard to find.)"""
+    return HttpResponse(ROBOTS_TXT, content_type="text/plain; charset=utf-8")
 
 
 def home(request):
