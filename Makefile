@@ -8,14 +8,21 @@ DEV_ENV = DEBUG=true PORT=$(PORT)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run superuser test bench bench-http load faults lint format lock clean
+.PHONY: install run superuser test bench bench-http lighthouse load faults lint format lock clean
 
 $(BIN)/.installed: requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
 	@touch $@
 
-install: $(BIN)/.installed
+# The standards tools the tests run (axe-core, the Nu Html Checker) and Lighthouse, from
+# package-lock.json into node_modules/ (npm and Java 17 from Debian). Not part of the site.
+node_modules/.package-lock.json: package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the standards checks: apt-get install npm"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(BIN)/.installed node_modules/.package-lock.json
 
 run: install
 	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
@@ -46,6 +53,11 @@ bench: install
 bench-http: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Lighthouse 12 (accessibility, SEO) on the essay page and a section with 1,000 comments,
+# in Debian's Chromium; scores go in the README (scripts/lighthouse --help).
+lighthouse: install
+	$(BIN)/python scripts/lighthouse $(LIGHTHOUSE_ARGS)
+
 # Load and faults (docs/load-and-faults.md): Locust against gunicorn + PostgreSQL + Redis on
 # 127.0.0.1, then a check that every acknowledged write is there once and every counter
 # equals a recount. `make load` uses the shared PostgreSQL and Redis (database 2);
@@ -72,4 +84,4 @@ lock: install
 		--generate-hashes --no-emit-index-url --no-emit-find-links --quiet -o requirements/dev.txt
 
 clean:
-	rm -rf $(VENV) data/staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules data/staticfiles .pytest_cache .ruff_cache

@@ -42,6 +42,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     # Browsers ask for /favicon.ico on pages without an icon link (the admin's).
     path("favicon.ico", views.favicon),
+    path("robots.txt", views.robots_txt, name="robots_txt"),
     path("essays/<slug:essay_slug>/", views.essay_detail, name="essay"),
     path(section, views.section_detail, name="section"),
     # "+" is never in a section's slug, so this cannot shadow a section called History.

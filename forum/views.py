@@ -24,6 +24,20 @@ def favicon(request):
     return redirect(static("img/favicon.svg"), permanent=True)
 
 
+ROBOTS_TXT = """User-agent: *
+Disallow: /search/
+Disallow: /accounts/
+Disallow: /notifications/
+Disallow: /unsubscribe/
+"""
+
+
+def robots_txt(request):
+    """Crawlers may read the essays and discussions; searches and personal pages are
+    not for them. (The admin's path is not named: it is meant to be hard to find.)"""
+    return HttpResponse(ROBOTS_TXT, content_type="text/plain; charset=utf-8")
+
+
 def home(request):
     """The essays on this site, with their summaries and tables of contents."""
     essays = (

@@ -419,6 +419,21 @@ def test_on_a_phone_each_comment_count_stays_with_its_own_section(
     problems.assert_none()
 
 
+def test_on_a_phone_the_contents_links_are_targets_a_finger_can_hit(
+    page, problems, live_url, hostile
+):
+    """WCAG 2.2 target size (24 px), which Lighthouse checks on a phone: a section's
+    title and its comment count, wrapped onto two lines, are each tall enough."""
+    page.set_viewport_size({"width": PHONE, "height": 900})
+    page.goto(f"{live_url}{hostile.bundled.get_absolute_url()}")
+    links = page.locator(".toc__link, .toc__discuss")
+    assert links.count() == 2 * hostile.bundled.sections.count()
+    for n in range(links.count()):
+        box = links.nth(n).bounding_box()
+        assert box["height"] >= 24, f"link {n}: {box}"
+    problems.assert_none()
+
+
 def test_on_a_phone_the_header_keeps_every_link_on_one_line(page, problems, live_url, hostile):
     page.set_viewport_size({"width": PHONE, "height": 900})
     sign_in(page, live_url, "wren")

@@ -156,3 +156,13 @@ def test_server_error_page_is_the_sites_own(client, essay, monkeypatch):
 
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.text
+
+
+def test_crawlers_get_a_robots_txt_that_leaves_the_discussion_open(client, db):
+    response = client.get("/robots.txt")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Disallow: /search/" in response.text
+    assert "Disallow: /essays/" not in response.text
+    assert "admin" not in response.text  # the admin's path stays unnamed
