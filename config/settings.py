@@ -239,9 +239,9 @@ SECURITY_CACHE = env_url(
     env_str("CACHE_URL") or CACHE_URL_DEFAULT,
     environ.Env.cache_url_config,
 )
-for name, cache in (("pages", PAGE_CACHE), ("security", SECURITY_CACHE)):
-    if cache["BACKEND"].endswith("LocMemCache"):
-        cache["LOCATION"] = name  # two separate memories, not one shared
+for _location, _cache in (("pages", PAGE_CACHE), ("security", SECURITY_CACHE)):
+    if _cache["BACKEND"].endswith("LocMemCache"):
+        _cache["LOCATION"] = _location  # two separate memories, not one shared
 CACHES = {"default": SECURITY_CACHE, "pages": PAGE_CACHE}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_CACHE_ALIAS = "default"  # the security cache

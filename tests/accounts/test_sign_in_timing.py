@@ -13,6 +13,7 @@ import time
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.core import mail
 
 from accounts.models import User
 
@@ -99,6 +100,10 @@ def test_an_inactive_account_with_the_right_password_is_told_so(client, dana):
 
 def test_sign_up_hashes_the_password_once_for_a_taken_and_a_new_address(client, dana):
     assert hashes_for(lambda: sign_up(client, "dana@example.com", 1)) == 1
+    # The account made to take as long was taken back: only the owner's mail went out.
+    assert [m.to for m in mail.outbox] == [["dana@example.com"]]
+    assert User.objects.count() == 1
+    assert EmailAddress.objects.count() == 1
     assert hashes_for(lambda: sign_up(client, "someone.new@example.com", 2)) == 1
     assert not User.objects.filter(username="newcomer1").exists()  # no second account
     assert User.objects.filter(username="newcomer2").exists()

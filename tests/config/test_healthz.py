@@ -1,4 +1,4 @@
-"""/healthz says whether the database and the cache answer, and nothing more.
+"""/healthz says whether the database and both caches answer, and nothing more.
 
 The broken cases use really broken configurations (a Redis port nobody listens on, a
 SQLite "file" that is a folder), not mocks.
@@ -38,6 +38,19 @@ def test_it_answers_unavailable_when_the_cache_is_unreachable(client, db):
     # Nothing about what broke or where: that is for the log.
     assert response.content == b"unavailable\n"
     assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("down", ["default", "pages"])
+def test_it_answers_unavailable_when_either_cache_is_unreachable(client, db, settings, down):
+    """Security state (sessions, rate limits) and pages each have their own cache."""
+    unreachable = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": UNREACHABLE_REDIS,
+    }
+    with override_settings(CACHES=settings.CACHES | {down: unreachable}):
+        response = client.get("/healthz")
+
+    assert response.status_code == 503
 
 
 def healthz_in_a_fresh_process(tmp_path, **env):
