@@ -44,6 +44,15 @@ def test_a_selection_that_is_not_an_id_is_refused_with_a_message(
     assert not ModerationLog.objects.exists()
 
 
+@pytest.mark.parametrize("query", ["status=%00", "q=a%00b", "reported=yes&o=%00"])
+def test_a_filter_or_search_with_a_nul_gets_a_clear_message(client, signed_in_mod, query):
+    """Found by tests/security on PostgreSQL, whose text cannot hold a NUL (a 500)."""
+    response = client.get(f"{CHANGELIST}?{query}")
+
+    assert response.status_code == 400
+    assert "cannot contain NUL characters" in response.text
+
+
 @pytest.mark.parametrize(
     ("action", "start", "end", "logged"),
     [
