@@ -1,11 +1,36 @@
+from functools import wraps
+
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import urlencode
+
+from forum.ids import parse_id
+
+
+def checked_input(view):
+    """What Django's admin hands to the database as it came, checked first: the ids of
+    the rows ticked for a bulk action ("²" or a word was a 500), and the list's filter
+    and search values (a NUL is a 500 on PostgreSQL, whose text cannot hold one). Every
+    model in the admin has integer ids."""
+
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        if any("\x00" in value for values in request.GET.lists() for value in values[1]):
+            message = "Filters and searches cannot contain NUL characters."
+            return render(request, "400.html", {"message": message}, status=400)
+        selected = request.POST.getlist(ACTION_CHECKBOX_NAME) if request.method == "POST" else []
+        if any(parse_id(value) is None for value in selected):
+            messages.warning(request, "That selection is not valid; no items have been changed.")
+            return redirect(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
 class ForumAdminSite(admin.AdminSite):
@@ -20,6 +45,9 @@ class ForumAdminSite(admin.AdminSite):
         # Active staff, in a session that passed the second factor where that is
         # required (accounts.middleware): the same rule as staff powers on the site.
         return request.user.is_authenticated and request.user.has_staff_powers
+
+    def admin_view(self, view, cacheable=False):
+        return super().admin_view(checked_input(view), cacheable)
 
     def index(self, request, extra_context=None):
         from forum.models import needs_review

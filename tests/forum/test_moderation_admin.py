@@ -26,6 +26,33 @@ def signed_in_mod(client, mo):
     return mo
 
 
+@pytest.mark.parametrize("selected", ["²", "٣", "word", "1\x00", "9" * 30, "-1"])
+def test_a_selection_that_is_not_an_id_is_refused_with_a_message(
+    client, signed_in_mod, ann, post, selected
+):
+    """Found by tests/security: Django's admin passed such values to the database (a 500)."""
+    comment = post(ann, "Stays as it is.")
+
+    response = client.post(
+        CHANGELIST, {"action": "mark_spam", ACTION_CHECKBOX_NAME: [comment.pk, selected]}
+    )
+
+    assert response.status_code == 302
+    assert "not valid" in client.get(response.url).text
+    comment.refresh_from_db()
+    assert comment.status == Status.PUBLISHED
+    assert not ModerationLog.objects.exists()
+
+
+@pytest.mark.parametrize("query", ["status=%00", "q=a%00b", "reported=yes&o=%00"])
+def test_a_filter_or_search_with_a_nul_gets_a_clear_message(client, signed_in_mod, query):
+    """Found by tests/security on PostgreSQL, whose text cannot hold a NUL (a 500)."""
+    response = client.get(f"{CHANGELIST}?{query}")
+
+    assert response.status_code == 400
+    assert "cannot contain NUL characters" in response.text
+
+
 @pytest.mark.parametrize(
     ("action", "start", "end", "logged"),
     [

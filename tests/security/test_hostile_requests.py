@@ -95,6 +95,12 @@ ENDPOINTS = {
         ),
     ),
     "desk undo": ("mo", "post", f"{DESK}undo/", fields(comment=IDS)),
+    "admin list": (
+        "mo",
+        "get",
+        "/admin/forum/comment/",
+        fields(q=TEXT, p=IDS, o=TEXT, status=CHOICES, reported=CHOICES, section__id__exact=IDS),
+    ),
     "admin action": (
         "mo",
         "post",
