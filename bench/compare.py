@@ -183,7 +183,13 @@ def main():
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument("--renders", type=int, default=1000, help="for the RSS figure")
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument(
+        "--report", type=Path, metavar="DIR", help="print the table of an earlier run again"
+    )
     args = parser.parse_args()
+    if args.report:
+        report(json.loads((args.report / "essayforum.json").read_text()), args.report)
+        return
     peers = Path(os.environ.get("BENCH_PEERS", ROOT.parent / "shared" / "bench-peers")).resolve()
     for name, port in PORTS.items():
         if not port_free(port):
@@ -378,6 +384,9 @@ def main():
         results["posting"] = {"p50": statistics.median(posting), "p90": p(posting, 90)}
         results["load"] = (load_start, Path("/proc/loadavg").read_text().split()[:3])
         results["elapsed_s"] = round(time.time() - started)
+        results["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        if out:
+            (out / "essayforum.json").write_text(json.dumps(results, default=str))
         report(results, out)
     finally:
         for server in servers.values():
@@ -409,7 +418,7 @@ def ratio(a, b) -> str:
 
 
 def report(results, out):
-    lines = [f"## make bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+    lines = [f"## make bench, {results['date']}", ""]
     cpu = Path("/proc/cpuinfo").read_text()
     model = next((x.split(":", 1)[1].strip() for x in cpu.splitlines() if "model name" in x), "")
     start, end = results["load"]
@@ -427,10 +436,15 @@ def report(results, out):
     http = {r["label"]: r for r in records if r.get("kind") == "http"}
     metrics = {(r["label"], r["key"]): r for r in records if r.get("kind") == "metric"}
     if http:
-        xtd, isso, limit = (
-            http.get(k, {}).get("rps") for k in ("xtd_page", "isso_fetch", "limit_sync")
-        )
+
+        def cpu_of(r):
+            return ((r.get("app_cpu_ms") or 0) + (r.get("db_cpu_ms") or 0)) if r else None
+
+        peers = [http.get(k) for k in ("xtd_page", "isso_fetch", "limit_sync")]
         lines += [
+            "Each ratio is by requests per second, then (in brackets) by CPU time per "
+            "request, which other jobs on the machine move far less.",
+            "",
             "| row | requests/s (min-max) | one at a time, p50 ms | CPU ms/request app+db "
             "| other jobs' CPU % (median) | × xtd | × Isso | of the ceiling |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -440,12 +454,16 @@ def report(results, out):
             if not r:
                 lines.append(f"| {title} | not measured | | | | | | |")
                 continue
-            cpu_ms = (r.get("app_cpu_ms") or 0) + (r.get("db_cpu_ms") or 0)
-            ceiling = f"{r['rps'] / limit:.3f}" if limit else "-"
+            cells = [
+                f"{ratio(r['rps'], peer['rps'])} ({ratio(cpu_of(peer), cpu_of(r))})"
+                if peer
+                else "-"
+                for peer in peers
+            ]
             lines.append(
                 f"| {title} | {r['rps']:,.1f} ({r['rps_min']:,.1f}-{r['rps_max']:,.1f}) "
-                f"| {r['idle_p50_ms']:.1f} | {cpu_ms:.2f} | {r.get('other_cpu_pct') or 0:.0f} "
-                f"| {ratio(r['rps'], xtd)} | {ratio(r['rps'], isso)} | {ceiling} |"
+                f"| {r['idle_p50_ms']:.1f} | {cpu_of(r):.2f} | {r.get('other_cpu_pct') or 0:.0f} "
+                f"| {' | '.join(cells)} |"
             )
         lines.append("")
     else:
