@@ -46,7 +46,7 @@ def fixed_by_ux_flows(violation) -> bool:
     """Links nested in a comment's fold toggle (<summary>, also too small a target) and
     aria-describedby pointing at missing help ids."""
     return violation["rule"] in UX_FLOWS_AXE_RULES or (
-        violation["rule"] == "target-size" and "summary" in violation["target"]
+        violation["rule"] == "target-size" and violation["inFold"]
     )
 
 
@@ -112,12 +112,15 @@ async (tags) => {
   for (const v of results.violations) {
     for (const node of v.nodes) {
       const target = node.target.join(" ");
-      const kind = target.split(/[ >]+/).pop().replace(/#[\\w-]+/g, "");
-      const key = v.id + " " + kind;
+      const kind = target.split(/[ >]+/).pop().replace(/#[\\w-]+|="[^"]*"/g, "");
+      const element = node.target.length === 1 ? document.querySelector(target) : null;
+      // Inside a comment's fold toggle (its author and permalink): ux-flows' part.
+      const inFold = Boolean(element && element.closest("summary.comment__meta"));
+      const key = v.id + " " + kind + " " + inFold;
       const seen = found.get(key);
       if (seen) { seen.count += 1; continue; }
       found.set(key, {
-        rule: v.id, impact: v.impact, count: 1, target,
+        rule: v.id, impact: v.impact, count: 1, target, inFold,
         example: target + ": " + node.failureSummary.split("\\n")[1],
       });
     }
