@@ -16,15 +16,15 @@ $(BIN)/.installed: requirements/dev.txt
 	@touch $@
 
 # The standards tools the tests run (axe-core, the Nu Html Checker) and Lighthouse, from
-# package-lock.json into node_modules/ (npm and Java 17 from Debian). Not part of the site.
+# package-lock.json into node_modules/ (npm and Java 17 from Debian). Not part of the site:
+# `make run` does without them, and without npm `make test` skips those checks (CI fails).
 node_modules/.package-lock.json: package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed for the standards checks: apt-get install npm"; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the standards checks (axe-core, Nu Html Checker) will be skipped"; fi
 
 install: $(BIN)/.installed node_modules/.package-lock.json
 
-run: install
+run: $(BIN)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
 	$(DEV_ENV) $(BIN)/python manage.py load_default_essays
 	@echo
@@ -36,7 +36,7 @@ run: install
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(DEV_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-superuser: install
+superuser: $(BIN)/.installed
 	$(DEV_ENV) $(BIN)/python manage.py migrate --no-input
 	$(DEV_ENV) $(BIN)/python manage.py createsuperuser
 

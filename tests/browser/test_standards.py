@@ -10,10 +10,6 @@ axe is injected from that file through the DevTools protocol, so the page's stri
 stays as it is and nothing is fetched from elsewhere. The pages hold the hostile content
 of test_layout.py (long words, links, code, deep threads).
 
-Rules the `ux-flows` branch fixes (the fold toggle that holds links, help-text ids,
-data-hx-* attributes, <time> precision, the sign-up page's nesting) are checked by the
-tests marked xfail(strict=True) at the end: they pass once that branch is merged, and
-then the marks must go. Everything else is held to zero now.
 """
 
 import functools
@@ -36,30 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
-
-# axe rules and Nu Html Checker messages that the ux-flows branch fixes (issue 12,
-# "Standards"). Held apart here so that everything else is checked now.
-UX_FLOWS_AXE_RULES = {"nested-interactive", "aria-valid-attr-value"}
-
-
-def fixed_by_ux_flows(violation) -> bool:
-    """Links nested in a comment's fold toggle (<summary>, also too small a target) and
-    aria-describedby pointing at missing help ids."""
-    return violation["rule"] in UX_FLOWS_AXE_RULES or (
-        violation["rule"] == "target-size" and violation["inFold"]
-    )
-
-
-UX_FLOWS_VNU = [
-    re.compile(r"Attribute “hx-[a-z-]+” not allowed"),
-    re.compile(r"Bad value “[^”]*” for attribute “datetime” on element “time”"),
-    re.compile(r"Element “ul” not allowed as child of element “span”"),
-    re.compile(r"End tag “p” implied, but there were open elements"),
-    re.compile(r"Unclosed element “span”"),
-    re.compile(r"No “p” element in scope but a “p” end tag seen"),
-    re.compile(r"Stray end tag “span”"),
-    re.compile(r"The “aria-describedby” attribute must point to an element in the same document"),
-]
 
 
 def needs(path: Path, what: str):
@@ -159,8 +131,7 @@ def report(found, keep) -> list[str]:
     ]
 
 
-# What each audit found (descriptions only), kept for the run: the test of what the
-# ux-flows branch fixes reads the same findings instead of auditing every page again.
+# What each audit found (descriptions only), kept for the run.
 FOUND: dict = {}
 
 
@@ -192,27 +163,9 @@ def test_axe_finds_no_wcag_22_aa_violation_on_any_page(
     needs(AXE, "axe-core")
     found = audit(browser, live_url, seed, width, signed_in)
 
-    problems = report(found, lambda violation: not fixed_by_ux_flows(violation))
+    problems = report(found, lambda violation: True)
     assert not problems, "\n".join(problems)
     assert len(found) >= 13  # every page was audited
-
-
-@pytest.mark.xfail(strict=True, reason="ux-flows fixes the comment fold toggle and help ids")
-@WIDTHS
-def test_axe_finds_nothing_the_ux_flows_branch_fixes(
-    browser, transactional_db, live_url, seed, width
-):
-    needs(AXE, "axe-core")
-    found = {
-        **audit(browser, live_url, seed, width, True),
-        **{
-            f"{name}-signed-out": v
-            for name, v in audit(browser, live_url, seed, width, False).items()
-        },
-    }
-
-    problems = report(found, fixed_by_ux_flows)
-    assert not problems, "\n".join(problems)
 
 
 # --- The Nu Html Checker -------------------------------------------------------------
@@ -265,10 +218,6 @@ def checked_html(browser, transactional_db, live_url, essay, tmp_path):
     return FOUND["vnu"]
 
 
-def known(message: str) -> bool:
-    return any(pattern.search(message) for pattern in UX_FLOWS_VNU)
-
-
 def summary(errors) -> str:
     counted: dict[str, int] = {}
     for file, message in errors:
@@ -280,13 +229,5 @@ def summary(errors) -> str:
 def test_the_nu_html_checker_finds_no_error_on_any_page(checked_html):
     errors, checked = checked_html
 
-    unexpected = [(file, message) for file, message in errors if not known(message)]
-    assert not unexpected, summary(unexpected)
-    assert checked >= 30  # every page type, signed out and in
-
-
-@pytest.mark.xfail(strict=True, reason="ux-flows fixes data-hx-*, <time> and sign-up markup")
-def test_the_nu_html_checker_finds_nothing_the_ux_flows_branch_fixes(checked_html):
-    errors, _ = checked_html
-
     assert not errors, summary(errors)
+    assert checked >= 30  # every page type, signed out and in
