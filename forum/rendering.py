@@ -346,7 +346,12 @@ class CommentRenderer:
             inner = h(
                 '<p class="anchor-note">This passage is no longer in the section.{}</p>'
                 '<blockquote class="comment__quote">{}</blockquote>',
-                h(' <a href="{}">Read it in revision {}</a>.', self._revision_url(number), number)
+                h(
+                    ' <a href="{}#{}">Read it in revision {}</a>.',
+                    self._revision_url(number),
+                    c.quote_anchor,
+                    number,
+                )
                 if number
                 else EMPTY,
                 passage,
