@@ -380,7 +380,14 @@ class CommentRenderer:
                 h(" (revision {})", number) if number else EMPTY,
                 diff,
                 caution,
-                h(" (revision {})", number) if number else EMPTY,
+                h(
+                    ' (<a href="{}#{}">revision {}</a>)',
+                    self._revision_url(number),
+                    c.quote_anchor,
+                    number,
+                )
+                if number
+                else EMPTY,
                 c.quote_text,
                 self.section_url,
                 c.anchor_paragraph,
