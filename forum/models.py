@@ -512,7 +512,11 @@ class Comment(models.Model):
         text = revision.body_text
         # Near its paragraph, when the same words occur in several.
         near = next((start for start, _, anchor in spans if anchor == self.quote_anchor), 0)
-        self.place_quote(anchoring.locate(text, self.quote_selector(), near), text, spans)
+        found = anchoring.locate(text, self.quote_selector(), near)
+        # The form found these words in the section; should the plain text disagree,
+        # leave the quote unplaced (shown as written) rather than call it changed or gone.
+        if found.state == AnchorState.ANCHORED:
+            self.place_quote(found, text, spans)
 
     def place_quote(self, anchor: anchoring.Anchor, text: str, spans) -> None:
         """Store where the quote is now (unsaved): text is the revision's body_text."""

@@ -391,7 +391,12 @@ class CommentRenderer:
             inner = h(
                 '<p class="anchor-note">This passage is no longer in the section.{}</p>'
                 '<blockquote class="comment__quote">{}</blockquote>',
-                h(' <a href="{}">Read it in revision {}</a>.', self._revision_url(number), number)
+                h(
+                    ' <a href="{}#{}">Read it in revision {}</a>.',
+                    self._revision_url(number),
+                    c.quote_anchor,
+                    number,
+                )
                 if number
                 else EMPTY,
                 passage,
@@ -420,7 +425,14 @@ class CommentRenderer:
                 h(" (revision {})", number) if number else EMPTY,
                 diff,
                 caution,
-                h(" (revision {})", number) if number else EMPTY,
+                h(
+                    ' (<a href="{}#{}">revision {}</a>)',
+                    self._revision_url(number),
+                    c.quote_anchor,
+                    number,
+                )
+                if number
+                else EMPTY,
                 c.quote_text,
                 self.section_url,
                 c.anchor_paragraph,

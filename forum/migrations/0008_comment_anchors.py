@@ -27,12 +27,12 @@ def place_existing_quotes(apps, schema_editor):
         near = next((s for s, _, a in spans if a == comment.quote_anchor), 0)
         quote = anchoring.Quote(comment.quote_text, comment.quote_before, comment.quote_after)
         anchor = anchoring.locate(text, quote, near)
+        if anchor.state != anchoring.ANCHORED:
+            continue  # left unplaced, shown as written, as Comment.anchor_quote does
         comment.anchor_state = anchor.state
         comment.anchor_start, comment.anchor_end = anchor.start, anchor.end
         comment.anchor_confidence = anchor.confidence
         comment.anchor_paragraph = anchoring.paragraph_at(spans, anchor.start)
-        if anchor.state in (anchoring.CHANGED, anchoring.REVIEW):
-            comment.anchor_text = anchor.wording(text)
     fields = ["anchor_state", "anchor_start", "anchor_end", "anchor_confidence"]
     Comment.objects.bulk_update(comments, [*fields, "anchor_paragraph", "anchor_text"], 500)
 

@@ -107,7 +107,7 @@ def test_a_deleted_passage_leaves_the_quote_linked_to_its_revision(client, secti
     assert 'data-anchor-state="orphaned"' in block
     assert "This passage is no longer in the section." in block
     revision = reverse("section_revision", args=[section.essay.slug, section.slug, 1])
-    assert f'href="{revision}"' in block
+    assert f'href="{revision}#{comment.quote_anchor}"' in block
     assert f"<mark>{QUOTE}</mark>" in block
 
 
