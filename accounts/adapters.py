@@ -5,10 +5,13 @@ from types import SimpleNamespace
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django import forms
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+
+from accounts.models import mistakable
 
 
 def text_to_html(text: str, host: str) -> str:
@@ -24,6 +27,14 @@ def text_to_html(text: str, host: str) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_username(self, username, shallow=False):
+        # Usernames are shown like display names, so they meet the same rule (they
+        # hold only letters, digits and @.+-_ already, so it is about alphabets).
+        username = super().clean_username(username, shallow=shallow)
+        if problem := mistakable(username):
+            raise forms.ValidationError(problem)
+        return username
+
     def render_mail(self, template_prefix, email, context, headers=None):
         request = context.get("request")
         host = request.get_host() if request else ""

@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from accounts.models import User
+from accounts.models import User, mistakable
 
 
 class TakenBack(Exception):
@@ -44,31 +44,6 @@ class SignupForm(AllauthSignupForm):
             pass
         finally:
             self.account_already_exists = True
-
-
-# Letters of these scripts look alike (Cyrillic "\u0430" and Latin "a"): one word mixing them is
-# a name made to pass for another.
-LOOK_ALIKE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
-
-
-def mistakable(name: str) -> str | None:
-    """Why a public name could pass for someone else's, or None. Invisible characters
-    (zero-width spaces, joiners) and direction controls (a right-to-left override turns
-    the rest of a line around) are refused, and so is a word that mixes look-alike
-    scripts. A wholly Cyrillic or Greek word that looks Latin is not caught."""
-    if any(unicodedata.category(char) in {"Cc", "Cf", "Co", "Cs"} for char in name):
-        return (
-            "Names cannot contain invisible or direction-changing characters (such as "
-            "zero-width spaces or right-to-left marks); please remove them."
-        )
-    for word in name.split():
-        scripts = {unicodedata.name(char, "").partition(" ")[0] for char in word if char.isalpha()}
-        if len(scripts & LOOK_ALIKE_SCRIPTS) > 1:
-            return (
-                f"“{word}” mixes letters of different alphabets that look alike; "
-                "please write it in one."
-            )
-    return None
 
 
 class ProfileForm(forms.ModelForm):

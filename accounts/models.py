@@ -5,6 +5,8 @@ here through the signals in `accounts.signals`, and contributes its own rows to 
 member's data export by giving its models a `personal_data(user)` class method.
 """
 
+import unicodedata
+
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -16,6 +18,30 @@ from django.utils import timezone
 
 from accounts import signals
 from essays.markup import render_user_text
+
+# Letters of these scripts look alike (Cyrillic "\u0430" and Latin "a"): one word mixing them is
+# a name made to pass for another.
+LOOK_ALIKE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
+
+
+def mistakable(name: str) -> str | None:
+    """Why a public name could pass for someone else's, or None. Invisible characters
+    (zero-width spaces, joiners) and direction controls (a right-to-left override turns
+    the rest of a line around) are refused, and so is a word that mixes look-alike
+    scripts. A wholly Cyrillic or Greek word that looks Latin is not caught."""
+    if any(unicodedata.category(char) in {"Cc", "Cf", "Co", "Cs"} for char in name):
+        return (
+            "Names cannot contain invisible or direction-changing characters (such as "
+            "zero-width spaces or right-to-left marks); please remove them."
+        )
+    for word in name.split():
+        scripts = {unicodedata.name(char, "").partition(" ")[0] for char in word if char.isalpha()}
+        if len(scripts & LOOK_ALIKE_SCRIPTS) > 1:
+            return (
+                f"“{word}” mixes letters of different alphabets that look alike; "
+                "please write it in one."
+            )
+    return None
 
 
 class User(AbstractUser):

@@ -72,6 +72,16 @@ def test_sign_up_then_confirm_the_email_then_sign_in(client):
         client.post("/accounts/logout/")
 
 
+def test_a_username_mixing_look_alike_alphabets_is_refused(client):
+    verified_member("dana")
+
+    response = sign_up(client, username="d\u0430na")  # a Cyrillic a
+
+    assert response.status_code == 200
+    assert "mixes letters of different alphabets" in response.text
+    assert not User.objects.filter(email="carol@example.com").exists()
+
+
 def test_an_unverified_account_cannot_sign_in(client):
     sign_up(client)
     client.post("/accounts/logout/")

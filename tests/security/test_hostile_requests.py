@@ -193,3 +193,36 @@ def test_no_hostile_request_gets_a_500_or_breaks_a_count(endpoint, people, data,
     assert_consistent()
     if who == "ann":
         assert_bell_counts_what_is_unread(client)
+
+
+# Where ids arrive in a form or query rather than the path, and what else the request
+# needs for the id to be read at all.
+ID_FIELDS = {
+    "post": ({"body": "A reply."}, ["parent"]),
+    "preview": ({"body": "A reply."}, ["parent"]),
+    "section": ({}, ["page"]),
+    "permalink": ({}, ["page"]),
+    "thread": ({}, ["page"]),
+    "search": ({"q": "comment"}, ["page"]),
+    "notifications": ({}, ["page"]),
+    "desk": ({}, ["page"]),
+    "desk decision": ({"decision": "approve"}, ["comment", "next", "page"]),
+    "desk undo": ({}, ["comment"]),
+    "admin list": ({}, ["p", "section__id__exact"]),
+    "admin action": ({"action": "approve"}, ["_selected_action"]),
+}
+
+
+@pytest.mark.parametrize("odd", ODD_IDS)
+def test_every_odd_id_is_simply_not_an_id_everywhere(people, odd):
+    """Each odd id on every endpoint, in the path and in every id field: Hypothesis
+    draws them among much else, this makes sure each one is tried everywhere."""
+    for endpoint, (who, method, path, _) in ENDPOINTS.items():
+        extra, id_fields = ID_FIELDS.get(endpoint, ({}, []))
+        data = extra | dict.fromkeys(id_fields, odd)
+        url = path.format(id=quote(odd, safe=""))
+
+        response = getattr(people[who], method)(url, data)
+
+        assert response.status_code < 500, endpoint
+    assert_consistent()
