@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -168,6 +168,23 @@ class Section(models.Model):
         before = self.current_revision_id
         self.save()
         return self.current_revision_id != before
+
+    def hold_text_steady(self) -> None:
+        """For a transaction that writes against this section's text (a comment and its
+        quote): share-lock the row and re-read which revision is current. A revision
+        being saved (it holds FOR NO KEY UPDATE, see _latest_revision) finishes first,
+        and one that starts later waits for this transaction, so it sees, and re-anchors,
+        what was written against the text before it. Writers of comments share the lock
+        and do not wait for each other. SQLite lets one writer in at a time anyway."""
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(Section._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT current_revision_id FROM {table} WHERE id = %s FOR SHARE", [self.pk]
+                )
+                row = cursor.fetchone()
+            if row and row[0] != self.current_revision_id:
+                self.current_revision_id = row[0]
 
     def _latest_revision(self) -> "SectionRevision | None":
         if self.pk is None:

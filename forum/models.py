@@ -294,6 +294,7 @@ class CommentQuerySet(models.QuerySet):
         Raises Refused when the rules say no at the moment of writing."""
         if token and (earlier := self.filter(author=author, submission_token=token).first()):
             return earlier, False
+        section.hold_text_steady()  # a revision saved meanwhile re-anchors this one too
         participation = Participation(author, section)
         if parent is not None:
             # Lock the parent: its author cannot delete it, nor a moderator remove it,

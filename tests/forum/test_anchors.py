@@ -339,3 +339,57 @@ def test_quotes_written_before_anchors_were_kept_are_placed_by_the_migration(cli
     migration.place_existing_quotes(MigrationLoader(connection).project_state().apps, None)
 
     assert Comment.objects.filter(pk=comment.pk).values(*Comment.ANCHOR_FIELDS).get() == placed
+
+
+def test_a_quote_posted_while_its_section_is_revised_follows_that_revision(
+    transactional_db, section, ann
+):
+    """The editor's transaction has saved revision 2 and not yet committed when a member
+    posts a quote against revision 1. The post waits for the edit, then writes against
+    revision 2; without that it would keep revision 1, missed by the re-anchoring."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency is tested on PostgreSQL (SQLite lets one writer in at a time)")
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    from essays.models import Section
+    from forum.models import Comment
+
+    stale = Section.objects.select_related("current_revision").get(pk=section.pk)
+    passage = stale.find_passage(QUOTE)
+    posted = {}
+
+    def post():
+        try:
+            posted["comment"], _ = Comment.objects.post(
+                section=stale, author=ann, body="On this.", passage=passage
+            )
+        finally:
+            connections.close_all()
+
+    def blocked_or_done(poster):
+        # The poster waits on a lock (pg_stat_activity says so), or has finished.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0] > 0 or not poster.is_alive()
+
+    with transaction.atomic():
+        fresh = Section.objects.get(pk=section.pk)
+        assert fresh.revise("A new opening sentence.\n\n" + fresh.body_markdown)
+        poster = threading.Thread(target=post)
+        poster.start()
+        deadline = time.monotonic() + 30
+        while not blocked_or_done(poster) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    poster.join(30)
+
+    comment = Comment.objects.get(pk=posted["comment"].pk)
+    current = Section.objects.get(pk=section.pk).current_revision
+    assert current.number == 2
+    assert comment.revision_id == current.pk
+    assert current.body_text[comment.anchor_start : comment.anchor_end] == QUOTE
