@@ -179,9 +179,9 @@ class Section(models.Model):
         if connection.vendor == "postgresql":
             table = connection.ops.quote_name(Section._meta.db_table)
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT current_revision_id FROM {table} WHERE id = %s FOR SHARE", [self.pk]
-                )
+                # The table's name is the model's own, not input. (Django has no FOR SHARE.)
+                sql = f"SELECT current_revision_id FROM {table} WHERE id = %s FOR SHARE"  # noqa: S608
+                cursor.execute(sql, [self.pk])
                 row = cursor.fetchone()
             if row and row[0] != self.current_revision_id:
                 self.current_revision_id = row[0]
