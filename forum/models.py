@@ -377,6 +377,20 @@ class Comment(models.Model):
         indexes = [
             models.Index(fields=["section", "parent", "created_at"]),
             models.Index(fields=["author", "created_at"]),
+            # A section's top-level threads in each sort's order (forum/threads.py reads
+            # pages by keyset): the last page of a huge discussion is an index range too.
+            *(
+                models.Index(
+                    fields=["section", "-is_pinned", *key],
+                    condition=Q(parent__isnull=True),
+                    name=f"comment_threads_{sort}",
+                )
+                for sort, key in (
+                    ("oldest", ["created_at", "id"]),
+                    ("newest", ["-created_at", "-id"]),
+                    ("top", ["-score", "created_at", "id"]),
+                )
+            ),
         ]
         permissions = [("moderate_comment", "Can moderate comments")]
         constraints = [

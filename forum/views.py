@@ -90,7 +90,11 @@ def section_detail(request, essay_slug, section_slug):
 
 def render_section(request, section, form=None, status=200):
     discussion = section_discussion(
-        section, request.user, sort=request.GET.get("sort", ""), page_number=request.GET.get("page")
+        section,
+        request.user,
+        sort=request.GET.get("sort", ""),
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
     )
     context = {
         "essay": section.essay,
@@ -122,9 +126,9 @@ def render_section(request, section, form=None, status=200):
 
 
 def showing_requested_page(request, response, discussion):
-    """Mark a page number past the last page (which shows the last page) as not
+    """Mark a page whose cursor names no thread (which shows the first page) as not
     canonical, so that readers' cache keeps no copy of it (forum/caching.py)."""
-    response.canonical = str(discussion.page.number) == request.GET.get("page", "1")
+    response.canonical = discussion.page.canonical
     return response
 
 
