@@ -138,7 +138,7 @@ def decode_cursor(sort: str, cursor: str) -> list | None:
         created = EPOCH + timedelta(microseconds=int(micros))
     except OverflowError:
         return None
-    if int(pk) == 0 or created.year > 9000:
+    if int(pk) == 0:
         return None
     return [pinned == "1", *(int(score) for score in middle), created, int(pk)]
 
@@ -177,24 +177,27 @@ class ThreadPage:
 def thread_page(top_level, sort: str, *, after: str = "", before: str = "") -> ThreadPage:
     """One page of `top_level` (a queryset of top-level comments) in `sort` order: the
     first, or the one after or before a cursor. A cursor that is not one gives the
-    first page (not canonical). One query, on an index however deep the page."""
+    first page (not canonical), as does one with nothing past it. One query on an
+    index, however deep the page (two for a cursor past the end)."""
     size = settings.COMMENTS_PAGE_SIZE
     key = sort_key(sort)
     names = [name for name, _ in key]
     ordered = top_level.sorted_by(sort)
     cursor = after or before
     values = decode_cursor(sort, cursor) if cursor else None
-    if values is None:
-        rows = list(ordered.values_list(*names)[: size + 1])
+    rows = []
+    if values is not None:
+        forwards = bool(after)
+        if not forwards:
+            ordered = ordered.reverse()
+        beyond = ordered.filter(_beyond(key, values, forwards=forwards))
+        rows = list(beyond.values_list(*names)[: size + 2])
+        anchored = bool(rows) and list(rows[0]) == values
+        if anchored:
+            rows = rows[1:]
+    if not rows:  # no cursor, not one, or nothing past it: the first page
+        rows = list(top_level.sorted_by(sort).values_list(*names)[: size + 1])
         return _page(rows, size, has_next=len(rows) > size, canonical=not cursor)
-    forwards = bool(after)
-    if not forwards:
-        ordered = ordered.reverse()
-    beyond = ordered.filter(_beyond(key, values, forwards=forwards))
-    rows = list(beyond.values_list(*names)[: size + 2])
-    anchored = bool(rows) and list(rows[0]) == values
-    if anchored:
-        rows = rows[1:]
     more = len(rows) > size
     rows = rows[:size]
     if forwards:
