@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join, strip_tags
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
@@ -84,6 +85,17 @@ def remove_all(model_admin, request, comments) -> None:
 
 
 # --- Comments -----------------------------------------------------------------------------
+
+
+class CappedPaginator(Paginator):
+    """Counts at most CAP rows: past that, the list says "10,000" rather than reading a
+    million rows to count them; filters narrow it."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self):
+        return self.object_list[: self.CAP].count()
 
 
 # A comment's open reports, counted for the rows a list shows (a subquery per row)
@@ -236,7 +248,10 @@ class CommentAdmin(admin.ModelAdmin):
     # The total under the filters is counted once; a second count of every comment (a
     # million rows) only to say "of N" is not worth it.
     show_full_result_count = False
-    date_hierarchy = "created_at"
+    # No date hierarchy: its links are a DISTINCT over every comment's date (a second
+    # per view at a million comments); the "created at" filter offers the same.
+    date_hierarchy = None
+    paginator = CappedPaginator
     ordering = ["-created_at"]
     # The change page shows these as buttons too, those that apply to the comment.
     actions = [

@@ -42,7 +42,7 @@ def essay_detail(request, essay_slug):
         .published()
         .filter(section__essay=essay)
         .values_list("section")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))  # not Count("pk"): the index holds no id to count
     )
     busiest = max(counts.values(), default=0)
     for section in sections:
