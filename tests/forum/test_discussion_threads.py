@@ -190,6 +190,32 @@ def test_the_essay_page_shows_each_sections_comment_count_and_activity(
     assert '<rect class="activity__bar" width="33"' in html
 
 
+def test_the_essay_pages_counts_are_kept_until_a_sections_discussion_changes(
+    client,
+    essay,
+    section,
+    ann,
+    post,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    post(ann, "One")
+    client.get(essay.get_absolute_url())  # counted once, kept per section
+    with django_assert_max_num_queries(2):  # the essay and its sections: no count
+        html = client.get(essay.get_absolute_url()).text
+    assert 'aria-label="1 comment on “The DeepSeek Moment”"' in html
+
+    with django_capture_on_commit_callbacks(execute=True):  # the version moves on commit
+        second = post(ann, "Two")
+    assert 'aria-label="2 comments' in client.get(essay.get_absolute_url()).text
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second.delete()
+    assert 'aria-label="1 comment on “The DeepSeek Moment”"' in (
+        client.get(essay.get_absolute_url()).text
+    )
+
+
 @pytest.fixture
 def reader_cache(settings):
     settings.READER_CACHE = True  # as with Redis; one test process shares its cache
