@@ -36,7 +36,7 @@ superuser: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Side by side with the peers in one run (bench/compare.py; about 20 minutes): needs
+# Side by side with the peers in one run (bench/compare.py; half an hour or more): needs
 # PostgreSQL and Redis (db 15) on 127.0.0.1, wrk, ports 18010-18052, and the peers'
 # scripts in ../shared/bench-peers (BENCH_PEERS=dir elsewhere; without them their rows
 # are skipped). `make bench-http` is the older concurrency table (bench/run.py).

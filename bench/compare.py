@@ -494,7 +494,11 @@ def report(results, out):
         lines += ["(The peers' rows were not run.)", ""]
     lines += ["| our own row | figure | compared with |", "| --- | ---: | --- |"]
     posts = results["posting"]
-    xtd_post = [m for (row, key), m in metrics.items() if row == "xtd" and "HTTP" in key]
+    xtd_post = [
+        m
+        for (row, key), m in metrics.items()
+        if row == "xtd" and key.startswith("post ") and "HTTP" in key
+    ]
     compared = "-"
     if xtd_post:  # "post 200 comments, HTTP POST ..." in seconds
         compared = f"xtd {xtd_post[0]['value'] / 200 * 1000:.1f} ms a post (mean of 200)"
@@ -510,8 +514,8 @@ def report(results, out):
     for n, worker in enumerate(rss["before_kib"], 1):
         b, a = rss["before_kib"][worker] / 1024, rss["after_kib"][worker] / 1024
         lines.append(
-            f"| RSS of web process {n} (B, 2 sync workers), warmed up → after the two "
-            f"shared {rss['renders']:,} more full renders | {b:.0f} → {a:.0f} MiB "
+            f"| RSS of web process {n} of 2 (B), warmed up → after {rss['renders']:,} more "
+            f"full renders shared by the two | {b:.0f} → {a:.0f} MiB "
             f"| {a - b:+.1f} MiB |"
         )
     text = "\n".join(lines) + "\n"
