@@ -168,3 +168,19 @@ def test_a_permalink_deep_in_the_discussion_opens_a_page_that_shows_it(
 
     assert "&after=" in location
     assert reply.pk in ids_on(client.get(location).text)
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_a_page_by_cursor_costs_the_queries_of_the_first_page(client, section, threads, sort):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = section.get_absolute_url()
+    with CaptureQueriesContext(connection) as first:
+        html = client.get(f"{url}?sort={sort}").text
+    with CaptureQueriesContext(connection) as later:
+        second = client.get(url + link(html, "next")).text
+    with CaptureQueriesContext(connection) as earlier:
+        client.get(url + link(second, "prev"))
+
+    assert len(later) == len(first) == len(earlier)
