@@ -10,7 +10,7 @@
    cache), the median of several requests: the first page of the 1,000- and the
    100,000-comment sections, the latter's last page and a permalink deep in it,
    search for a common and a rare word, the essay page (per-section counts), and the
-   admin's review queue and comment list for a moderator.
+   admin's review queue, comment list and review desk for a moderator.
 3. Prints the figures and PostgreSQL's plan for the essay page's counts.
 
 Usage: .venv/bin/python bench/huge.py [--postgres URL] [--keep] [--runs N]
@@ -197,6 +197,7 @@ def measure(runs):
     )
     row("admin: review queue", reverse("admin:forum_reviewitem_changelist"), client=mod)
     row("admin: comment list", reverse("admin:forum_comment_changelist"), client=mod)
+    row("admin: review desk (25 cards)", reverse("admin:forum_reviewitem_desk"), client=mod)
 
     with connection.cursor() as cursor:
         # What forum.views.published_counts() asks for a changed section.
