@@ -8,7 +8,7 @@ DEV_ENV = DEBUG=true PORT=$(PORT)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run superuser test bench bench-http lighthouse load faults lint format lock clean
+.PHONY: install run superuser test bench bench-huge bench-http lighthouse load faults lint format lock clean
 
 $(BIN)/.installed: requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: install
 # are skipped). `make bench-http` is the older concurrency table (bench/run.py).
 bench: install
 	$(BIN)/python bench/compare.py $(BENCH_ARGS)
+
+# A million comments, 100,000 in one section, in PostgreSQL (bench/huge.py; database
+# huge_bench, BENCH_ARGS=--keep to reuse it): pages, permalink, search, essay, admin.
+bench-huge: install
+	$(BIN)/python bench/huge.py $(BENCH_ARGS)
 
 bench-http: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

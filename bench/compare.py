@@ -344,12 +344,23 @@ def main():
                 [HUGE_SECTION],
             ).fetchone()
         last_page = math.ceil(tops / 50)
+        with psycopg.connect(f"{args.postgres}/{db}") as conn:
+            # The cursor of the thread just before the last page (forum/threads.py).
+            before_last = conn.execute(
+                "SELECT concat_ws('.', c.is_pinned::int,"
+                " (extract(epoch FROM c.created_at) * 1000000)::bigint, c.id)"
+                " FROM forum_comment c JOIN essays_section s ON s.id = c.section_id"
+                " WHERE s.slug = %s AND c.parent_id IS NULL"
+                " AND (c.status = 'published' OR c.answered)"
+                " ORDER BY c.is_pinned, c.created_at DESC, c.id DESC OFFSET 50 LIMIT 1",
+                [HUGE_SECTION],
+            ).fetchone()[0]
         reader = Client(PORTS["C"])
         huge = {
             "1,000-comment section, first page": timed(reader, section_path, 30),
             f"{args.huge:,}-comment section, first page": timed(reader, huge_path, 30),
             f"{args.huge:,}-comment section, last page ({last_page})": timed(
-                reader, f"{huge_path}?sort=oldest&page={last_page}", 30
+                reader, f"{huge_path}?sort=oldest&after={before_last}", 30
             ),
             f"{args.huge:,}-comment section, permalink to its last thread (302)": timed(
                 reader, f"/comments/{last_id}/", 30, expect=302

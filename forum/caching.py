@@ -7,8 +7,9 @@ so a repeat view of an unchanged section costs a 304 without any query, and a fi
 view by another reader a cache read, until something changes.
 
 Only canonical pages are kept, the URLs the site's own links produce (`?sort=top`,
-`?sort=top&page=3`, a page that exists): junk in a query string is rendered but never
-stored, so nobody can fill the cache (and evict what else lives there) with copies.
+`?sort=top&after=<cursor>` with a cursor naming a thread the reader can see): junk in
+a query string is rendered but never stored, so nobody can fill the cache (and evict
+what else lives there) with copies.
 A copy is kept gzip-compressed, about a tenth of the HTML, and sent as it is to the
 clients that accept gzip (every browser); others get it decompressed.
 """
@@ -45,10 +46,13 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-# The query strings of the pages the site links to: a sort, then a page number. Any
-# other query string (unknown parameters, other values, another order) skips the
-# cache, so junk in URLs cannot fill it with copies.
-CANONICAL_QUERY = re.compile(r"(sort=(oldest|newest|top)(&page=[1-9][0-9]{0,5})?)?")
+# The query strings of the pages the site links to: a sort, then the cursor of the
+# page after or before (forum/threads.py). Any other query string (unknown parameters,
+# other values, another order) skips the cache, and a cursor that names no visible
+# thread is not kept either (the page says so), so junk in URLs cannot fill it.
+CANONICAL_QUERY = re.compile(
+    r"(sort=(oldest|newest|top)(&(after|before)=[01]\.(-?[0-9]{1,10}\.)?[0-9]{1,17}\.[0-9]{1,18})?)?"
+)
 # Pages say "5 minutes ago": a cached copy is never older than this.
 FRESH_FOR = 60
 
@@ -102,7 +106,7 @@ def accepts_gzip(request) -> bool:
 def for_readers(request, version_parts, build):
     """Serve `build()` to anonymous GET requests with an ETag and from the cache. With
     a version unknown (the cache unreachable), the page is built uncached. A response
-    that `build()` marks `canonical = False` (a page number past the last page) is sent
+    that `build()` marks `canonical = False` (a cursor that names no thread) is sent
     but neither stored nor given an ETag."""
     if not is_reader_request(request) or None in version_parts:
         return build()

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -260,15 +259,7 @@ def permalink(request, comment_id):
         # Too deep for the section page: its parent's own thread page shows it in context.
         return redirect(f"{reverse('thread', args=[comment.parent_id])}#c-{comment.pk}")
     root = comment if comment.root_id is None else comment.root
-    earlier = (
-        Comment.objects.filter(section=section)
-        .visible_to(request.user)
-        .top_level()
-        .filter(Q(created_at__lt=root.created_at) | Q(created_at=root.created_at, pk__lt=root.pk))
-        .count()
-    )
-    page = earlier // settings.COMMENTS_PAGE_SIZE + 1
-    query = "?sort=oldest" + (f"&page={page}" if page > 1 else "")
+    query = threads.page_of(root, request.user)
     return redirect(f"{section.get_absolute_url()}{query}#c-{comment.pk}")
 
 

@@ -478,6 +478,33 @@ class Comment(models.Model):
         indexes = [
             models.Index(fields=["section", "parent", "created_at"]),
             models.Index(fields=["author", "created_at"]),
+            # The review desk's record of each author (AuthorRecord.of): comments by
+            # status, counted from the index alone however much they wrote.
+            models.Index(fields=["author", "status"], name="comment_author_status"),
+            # The essay page's count of each section's published comments, from the
+            # index alone (an index-only scan, no table rows read).
+            models.Index(
+                fields=["section"],
+                condition=Q(status="published"),
+                name="comment_published_in_section",
+            ),
+            # A section's top-level threads in each sort's order (forum/threads.py reads
+            # pages by keyset): the last page of a huge discussion is an index range too.
+            # What visible_to() asks is included (PostgreSQL), so a page's ids and the
+            # count of threads are read from the index alone.
+            *(
+                models.Index(
+                    fields=["section", "-is_pinned", *key],
+                    condition=Q(parent__isnull=True),
+                    include=["status", "answered", "author"],
+                    name=f"comment_threads_{sort}",
+                )
+                for sort, key in (
+                    ("oldest", ["created_at", "id"]),
+                    ("newest", ["-created_at", "-id"]),
+                    ("top", ["-score", "created_at", "id"]),
+                )
+            ),
         ]
         permissions = [
             ("moderate_comment", "Can moderate comments"),
@@ -1309,13 +1336,14 @@ class EssayDiscussion(DiscussionSwitch, Essay):
 
 
 def needs_review():
-    """Pending comments and comments with open reports, oldest first."""
-    reported = models.Exists(
-        Report.objects.filter(comment=models.OuterRef("pk"), resolved_at__isnull=True)
-    )
-    return Comment.objects.filter(
-        Q(status=Comment.Status.PENDING) | Q(reported, status=Comment.Status.PUBLISHED)
-    ).order_by("created_at")
+    """Pending comments and comments with open reports, oldest first. Both sets are
+    small and found on an index (status; open reports), then joined: an OR with a
+    subquery would test every one of a million comments."""
+    pending = Comment.objects.filter(status=Comment.Status.PENDING).values("pk")
+    reported = Report.objects.filter(
+        resolved_at__isnull=True, comment__status=Comment.Status.PUBLISHED
+    ).values("comment")
+    return Comment.objects.filter(pk__in=pending.union(reported)).order_by("created_at")
 
 
 @dataclass(frozen=True)
@@ -1379,7 +1407,7 @@ class AuthorRecord:
         counts = (
             Comment.objects.filter(author__in=records)
             .values_list("author", "status")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("*"))  # an index-only scan (comment_author_status)
             .order_by()
         )
         for author_id, status, n in counts:

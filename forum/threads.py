@@ -11,10 +11,10 @@ same way: the same rows, the same visibility rule, and the viewer's rights from
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.paginator import Paginator
-from django.db.models import Case, F, Q, When, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from forum.models import PATH_DIGITS, Comment, Participation, Subscription, Vote
@@ -113,10 +113,153 @@ class Node:
     below: int = 0
 
 
+# Pages of top-level threads are found by keyset, not OFFSET: a page is "the threads
+# after (or before) this one" in the sort's order, so the last page of a hundred
+# thousand threads costs what the first does. A cursor is the key of the thread a page
+# continues from, written as numbers joined by dots: pinned (1 or 0), for "top" the
+# score, the time created (microseconds since 1970, UTC) and the id. Ties are broken
+# by id, so every thread has exactly one place and pages neither repeat nor skip one.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = {
+    "oldest": re.compile(r"([01])\.([0-9]{1,17})\.([0-9]{1,18})"),
+    "newest": re.compile(r"([01])\.([0-9]{1,17})\.([0-9]{1,18})"),
+    "top": re.compile(r"([01])\.(-?[0-9]{1,10})\.([0-9]{1,17})\.([0-9]{1,18})"),
+}
+
+
+def sort_key(sort: str) -> list[tuple[str, bool]]:
+    """The fields a sort orders top-level threads by, each with whether it descends:
+    pinned first, then Comment.SORTS (whose last field, the id, breaks ties)."""
+    fields = ["-is_pinned", *Comment.SORTS[sort]]
+    return [(name.lstrip("-").replace("pk", "id"), name.startswith("-")) for name in fields]
+
+
+def encode_cursor(values) -> str:
+    """The cursor for a row's key values (in sort_key order)."""
+    parts = []
+    for value in values:
+        if isinstance(value, datetime):
+            value = (value - EPOCH) // timedelta(microseconds=1)
+        parts.append(str(int(value)))
+    return ".".join(parts)
+
+
+def decode_cursor(sort: str, cursor: str) -> list | None:
+    """The key values in a cursor, or None if it is not one for this sort."""
+    match = _CURSOR[sort].fullmatch(cursor or "")
+    if match is None:
+        return None
+    pinned, *middle, micros, pk = match.groups()
+    try:
+        created = EPOCH + timedelta(microseconds=int(micros))
+    except OverflowError:
+        return None
+    if int(pk) == 0:
+        return None
+    return [pinned == "1", *(int(score) for score in middle), created, int(pk)]
+
+
+def _beyond(key, values, *, forwards: bool) -> Q:
+    """Rows at or past `values` in the order of `key` (before them, backwards). Each
+    level repeats its bound on its own field (`created_at >= t`, say) so that
+    PostgreSQL and SQLite scan an index range rather than the whole section."""
+    (name, descending), *rest = key
+    value, *others = values
+    lookup = "lt" if descending == forwards else "gt"
+    if not rest:
+        return Q(**{f"{name}__{lookup}e": value})
+    tail = _beyond(rest, others, forwards=forwards)
+    if isinstance(value, bool) and value == (lookup == "gt"):
+        return Q(**{name: value}) & tail  # nothing lies past this value of a flag
+    return Q(**{f"{name}__{lookup}e": value}) & (
+        Q(**{f"{name}__{lookup}": value}) | (Q(**{name: value}) & tail)
+    )
+
+
+@dataclass
+class ThreadPage:
+    """Which top-level threads a page shows, and the cursors to its neighbours."""
+
+    ids: list[int]
+    has_next: bool = False
+    has_previous: bool = False
+    next_cursor: str = ""
+    previous_cursor: str = ""
+    # The cursor named a thread this reader can see (or there was none): a page the
+    # site's own links lead to, which the readers' cache may keep.
+    canonical: bool = True
+
+
+def thread_page(top_level, sort: str, *, after: str = "", before: str = "") -> ThreadPage:
+    """One page of `top_level` (a queryset of top-level comments) in `sort` order: the
+    first, or the one after or before a cursor. A cursor that is not one gives the
+    first page (not canonical), as does one with nothing past it. One query on an
+    index, however deep the page (two for a cursor past the end)."""
+    size = settings.COMMENTS_PAGE_SIZE
+    key = sort_key(sort)
+    names = [name for name, _ in key]
+    ordered = top_level.sorted_by(sort)
+    cursor = after or before
+    values = decode_cursor(sort, cursor) if cursor else None
+    rows = []
+    if values is not None:
+        forwards = bool(after)
+        if not forwards:
+            ordered = ordered.reverse()
+        beyond = ordered.filter(_beyond(key, values, forwards=forwards))
+        rows = list(beyond.values_list(*names)[: size + 2])
+        anchored = bool(rows) and list(rows[0]) == values
+        if anchored:
+            rows = rows[1:]
+    if not rows:  # no cursor, not one, or nothing past it: the first page
+        rows = list(top_level.sorted_by(sort).values_list(*names)[: size + 1])
+        return _page(rows, size, has_next=len(rows) > size, canonical=not cursor)
+    more = len(rows) > size
+    rows = rows[:size]
+    if forwards:
+        return _page(rows, size, has_next=more, has_previous=True, canonical=anchored)
+    return _page(rows[::-1], size, has_next=True, has_previous=more, canonical=anchored)
+
+
+def _page(rows, size, *, has_next, has_previous=False, canonical=True) -> ThreadPage:
+    rows = rows[:size]
+    if not rows:
+        return ThreadPage(ids=[], canonical=canonical)
+    return ThreadPage(
+        ids=[row[-1] for row in rows],
+        has_next=has_next,
+        has_previous=has_previous,
+        next_cursor=encode_cursor(rows[-1]),
+        previous_cursor=encode_cursor(rows[0]),
+        canonical=canonical,
+    )
+
+
+def page_of(root, user) -> str:
+    """The query string of the section page (oldest first) that shows the top-level
+    comment `root`: the first page if it is on it, else the page that starts with it.
+    Found by keyset, reading at most a page of ids, however deep the comment."""
+    key = sort_key("oldest")
+    values = [getattr(root, name) for name, _ in key]
+    earlier = list(
+        Comment.objects.filter(section=root.section_id)
+        .visible_to(user)
+        .top_level()
+        .sorted_by("oldest")
+        .reverse()
+        .filter(_beyond(key, values, forwards=False))
+        .exclude(pk=root.pk)
+        .values_list(*(name for name, _ in key))[: settings.COMMENTS_PAGE_SIZE]
+    )
+    if len(earlier) < settings.COMMENTS_PAGE_SIZE:
+        return "?sort=oldest"
+    return f"?sort=oldest&after={encode_cursor(earlier[0])}"
+
+
 @dataclass
 class Discussion:
     threads: list[Node]
-    page: object
+    page: ThreadPage
     sort: str
     total: int
     following_section: bool = False
@@ -127,18 +270,23 @@ def visible_threads(section, user):
     return Comment.objects.filter(section=section).visible_to(user).top_level()
 
 
-def section_discussion(section, user, *, sort: str, page_number, passage: str = "") -> Discussion:
+def section_discussion(
+    section, user, *, sort: str, after="", before="", passage: str = ""
+) -> Discussion:
     """The top-level threads on one page of a section's discussion, with their replies;
-    with `passage` (a paragraph's anchor), the threads quoting that paragraph first."""
+    with `passage` (a paragraph's anchor), the threads quoting that paragraph come first
+    on the page (a page of them at most; they keep their place on later pages too)."""
     sort = sort if sort in Comment.SORTS else "oldest"
     top_level = visible_threads(section, user)
-    ordered = top_level.sorted_by(sort)
+    page = thread_page(top_level, sort, after=after, before=before)
+    root_ids = page.ids
     if _paragraph_anchor.fullmatch(passage):
-        quoting = Case(When(anchor_paragraph=passage, then=0), default=1)
-        ordered = ordered.order_by(quoting, *ordered.query.order_by)
-    paginator = Paginator(ordered.only("pk"), settings.COMMENTS_PAGE_SIZE)
-    page = paginator.get_page(page_number)
-    root_ids = [comment.pk for comment in page.object_list]
+        quoting = list(
+            top_level.filter(anchor_paragraph=passage)
+            .sorted_by(sort)
+            .values_list("pk", flat=True)[: settings.COMMENTS_PAGE_SIZE]
+        )
+        root_ids = quoting + [pk for pk in root_ids if pk not in set(quoting)]
     comments = _rows(
         Comment.objects.filter(Q(pk__in=root_ids) | Q(root_id__in=root_ids)),
         user,
@@ -158,7 +306,7 @@ def section_discussion(section, user, *, sort: str, page_number, passage: str = 
         threads=threads,
         page=page,
         sort=sort,
-        total=paginator.count,
+        total=top_level.count(),
         following_section=None in followed,
     )
 

@@ -12,6 +12,15 @@ def ids_on(html):
     return [int(n) for n in re.findall(r'<article class="comment[^"]*" id="c-(\d+)"', html)]
 
 
+def next_link(html):
+    """The query of the page's "Load more threads" link (as plain HTML, without htmx)."""
+    return (
+        re.search(r'href="(\?sort=\w+&amp;after=[0-9.-]+)#threads"', html)
+        .group(1)
+        .replace("&amp;", "&")
+    )
+
+
 def test_replies_are_nested_under_their_parents_in_thread_order(client, section, ann, ben, post):
     first = post(ann, "First thread")
     second = post(ben, "Second thread")
@@ -91,21 +100,27 @@ def test_top_level_threads_are_paginated_with_all_their_replies(
     threads = [post(ann, f"Thread {n}") for n in range(5)]
     reply = post(ben, "Reply on page two", parent=threads[2])
 
-    page_two = client.get(f"{section.get_absolute_url()}?page=2").text
     page_one = client.get(section.get_absolute_url()).text
+    page_two = client.get(section.get_absolute_url() + next_link(page_one)).text
+    page_three = client.get(section.get_absolute_url() + next_link(page_two)).text
 
     assert ids_on(page_one) == [threads[0].pk, threads[1].pk]
     assert ids_on(page_two) == [threads[2].pk, reply.pk, threads[3].pk]
+    assert ids_on(page_three) == [threads[4].pk]
     assert "Load more threads" in page_one
-    assert ids_on(client.get(f"{section.get_absolute_url()}?page=999").text) == [threads[4].pk]
-    assert ids_on(client.get(f"{section.get_absolute_url()}?page=x").text) == ids_on(page_one)
+    assert "Load more threads" not in page_three
+    # An old link with a page number shows the first page.
+    assert ids_on(client.get(f"{section.get_absolute_url()}?page=2").text) == ids_on(page_one)
 
 
 def test_load_more_with_htmx_returns_only_the_next_threads(client, section, ann, settings, post):
     settings.COMMENTS_PAGE_SIZE = 2
     threads = [post(ann, f"Thread {n}") for n in range(3)]
+    page_one = client.get(section.get_absolute_url()).text
+    more = re.search(r'hx-get="([^"]+)"', page_one[page_one.index('class="load-more"') :])
 
-    response = client.get(f"{section.get_absolute_url()}?page=2", headers={"HX-Request": "true"})
+    query = more.group(1).replace("&amp;", "&")
+    response = client.get(section.get_absolute_url() + query, headers={"HX-Request": "true"})
 
     assert "<html" not in response.text
     assert ids_on(response.text) == [threads[2].pk]
@@ -143,8 +158,13 @@ def test_a_permalink_opens_the_right_page_at_the_comment(client, section, ann, b
     response = client.get(reverse("comment", args=[reply.pk]))
 
     assert response.status_code == 302
-    assert response["Location"] == f"{section.get_absolute_url()}?sort=oldest&page=3#c-{reply.pk}"
-    assert reply.pk in ids_on(client.get(response["Location"]).text)
+    location = response["Location"]
+    assert location.startswith(f"{section.get_absolute_url()}?sort=oldest&after=")
+    assert location.endswith(f"#c-{reply.pk}")
+    assert reply.pk in ids_on(client.get(location).text)
+    # One on the first page links to the first page itself.
+    first = client.get(reverse("comment", args=[threads[1].pk]))["Location"]
+    assert first == f"{section.get_absolute_url()}?sort=oldest#c-{threads[1].pk}"
 
 
 @pytest.mark.parametrize(
@@ -168,6 +188,32 @@ def test_the_essay_page_shows_each_sections_comment_count_and_activity(
     assert 'aria-label="0 comments on “What “Open” Actually Enables”"' in html
     assert '<rect class="activity__bar" width="100"' in html  # the busiest section
     assert '<rect class="activity__bar" width="33"' in html
+
+
+def test_the_essay_pages_counts_are_kept_until_a_sections_discussion_changes(
+    client,
+    essay,
+    section,
+    ann,
+    post,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    post(ann, "One")
+    client.get(essay.get_absolute_url())  # counted once, kept per section
+    with django_assert_max_num_queries(2):  # the essay and its sections: no count
+        html = client.get(essay.get_absolute_url()).text
+    assert 'aria-label="1 comment on “The DeepSeek Moment”"' in html
+
+    with django_capture_on_commit_callbacks(execute=True):  # the version moves on commit
+        second = post(ann, "Two")
+    assert 'aria-label="2 comments' in client.get(essay.get_absolute_url()).text
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second.delete()
+    assert 'aria-label="1 comment on “The DeepSeek Moment”"' in (
+        client.get(essay.get_absolute_url()).text
+    )
 
 
 @pytest.fixture
@@ -279,4 +325,5 @@ def test_a_permalink_counts_comments_posted_in_the_same_instant(
 
     response = client.get(reverse("comment", args=[comments[2].pk]))
 
-    assert "&page=2#" in response["Location"]
+    assert "&after=" in response["Location"]
+    assert comments[2].pk in ids_on(client.get(response["Location"]).text)

@@ -1,6 +1,7 @@
 """Readers' page cache: only canonical pages are kept, kept compressed, sent as they are."""
 
 import gzip
+import re
 
 import pytest
 
@@ -37,9 +38,6 @@ def vary(response):
         "?sort=oldest",
         "?sort=newest",
         "?sort=top",
-        "?sort=top&page=1",
-        "?sort=top&page=2",
-        "?sort=newest&page=2",
     ],
 )
 def test_the_pages_the_site_links_to_are_cached(reader_cache, client, two_pages, query):
@@ -51,22 +49,51 @@ def test_the_pages_the_site_links_to_are_cached(reader_cache, client, two_pages,
     assert repeat.status_code == 304
 
 
+def link(html, rel):
+    pattern = rf'href="(\?sort=\w+&amp;(?:after|before)=[0-9.-]+)#threads" rel="{rel}"'
+    found = re.search(pattern, html)
+    return found.group(1).replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("sort", ["oldest", "newest", "top"])
+def test_the_next_and_earlier_pages_the_site_links_to_are_cached(
+    reader_cache, client, two_pages, sort
+):
+    first = client.get(f"{two_pages}?sort={sort}")
+    second_query = link(first.text, "next")
+    second = client.get(two_pages + second_query)
+    back_query = link(second.text, "prev")
+    back = client.get(two_pages + back_query)
+
+    assert "ETag" in second
+    assert "ETag" in back
+    assert len(cached_pages()) == 3
+    repeat = client.get(two_pages + second_query, headers={"If-None-Match": second["ETag"]})
+    assert repeat.status_code == 304
+
+
 def test_a_flood_of_junk_query_values_adds_nothing_to_the_cache(reader_cache, client, two_pages):
     client.get(two_pages)  # the canonical page, cached once
-    client.get(two_pages + "?sort=top&page=2")
+    client.get(two_pages + link(client.get(two_pages + "?sort=top").text, "next"))
+    assert len(cached_pages()) == 3
     before = sorted(cache._cache)
-    assert len(cached_pages()) == 2
 
     junk = [
         *(f"?sort=junk{n}" for n in range(20)),
-        *(f"?sort=top&page={n}" for n in range(3, 23)),  # past the last page
+        # Well-formed cursors that name no thread.
+        *(f"?sort=oldest&after=0.{n}.{n}" for n in range(1, 21)),
+        "?sort=top&after=0.5.1000.99999",
+        "?sort=newest&before=1.1700000000000000.1",
         "?page=2",  # not the order or form of the site's links
-        "?page=2&sort=top",
-        "?sort=top&page=02",
-        "?sort=top&page=0",
-        "?sort=top&page=-1",
-        "?sort=top&page=abc",
-        "?sort=top&page=1234567",
+        "?sort=top&page=2",
+        "?after=0.1.1&sort=oldest",
+        "?sort=oldest&after=0.1",
+        "?sort=oldest&after=0.1.2.3",  # a "top" cursor for another sort
+        "?sort=oldest&after=2.1.1",
+        "?sort=oldest&after=0.99999999999999999.1",  # past any date
+        "?sort=oldest&after=0.1.0",
+        "?sort=top&after=x",
+        "?sort=top&before=",
         "?sort=TOP",
         "?sort=top&sort=newest",
         "?sort=top&page=2&",
@@ -82,12 +109,15 @@ def test_a_flood_of_junk_query_values_adds_nothing_to_the_cache(reader_cache, cl
     assert sorted(cache._cache) == before
 
 
-def test_a_page_number_past_the_last_shows_the_last_page_uncached(reader_cache, client, two_pages):
-    response = client.get(two_pages + "?sort=oldest&page=9")
+def test_a_cursor_naming_no_thread_shows_the_next_page_uncached(reader_cache, client, two_pages):
+    first = client.get(two_pages + "?sort=oldest").text
+    real = link(first, "next")
+    pinned, created, pk = real.rsplit("=", 1)[1].split(".")
+    response = client.get(f"{two_pages}?sort=oldest&after={pinned}.{int(created) + 1}.{pk}")
 
-    assert "Second thread" in response.text  # the last page
+    assert "Second thread" in response.text  # what comes after that instant
     assert "ETag" not in response
-    assert cached_pages() == []
+    assert len(cached_pages()) == 1  # the first page only
 
 
 def test_a_client_that_accepts_gzip_gets_the_stored_compressed_copy(
