@@ -278,9 +278,11 @@ def section_discussion(
     on the page (a page of them at most; they keep their place on later pages too)."""
     sort = sort if sort in Comment.SORTS else "oldest"
     top_level = visible_threads(section, user)
-    page = thread_page(top_level, sort, after=after, before=before)
+    total = top_level.count()
+    # A discussion not yet started has no page to look for (one query fewer).
+    page = thread_page(top_level, sort, after=after, before=before) if total else ThreadPage([])
     root_ids = page.ids
-    if _paragraph_anchor.fullmatch(passage):
+    if total and _paragraph_anchor.fullmatch(passage):
         quoting = list(
             top_level.filter(anchor_paragraph=passage)
             .sorted_by(sort)
@@ -306,7 +308,7 @@ def section_discussion(
         threads=threads,
         page=page,
         sort=sort,
-        total=top_level.count(),
+        total=total,
         following_section=None in followed,
     )
 

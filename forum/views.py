@@ -2,7 +2,7 @@ import json
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -69,19 +69,33 @@ def published_counts(section_ids) -> dict[int, int]:
     """Each section's number of published comments (the essay being visible to the
     reader, the same for everyone). Kept in the cache under the section's discussion
     version, which every change to its comments bumps: an unchanged section costs no
-    query, a changed one a count of its own rows on the partial index
+    query, the changed ones one grouped count of their rows on the partial index
     `comment_published_in_section` (an index-only scan on PostgreSQL), never a scan of
     the essay's million comments. Counted directly while the cache is unreachable."""
-    counts = {}
+    counts, keys, stale = {}, {}, []
     for section_id in section_ids:
         version = discussion_version(section_id)
-        key = caching.key("published-comments", section_id, version)
-        count = caching.fetch(key) if version is not None else None
+        count = None
+        if version is not None:
+            keys[section_id] = caching.key("published-comments", section_id, version)
+            count = caching.fetch(keys[section_id])
         if count is None:
-            count = Comment.objects.published().filter(section=section_id).count()
-            if version is not None:
-                caching.store(key, count)
-        counts[section_id] = count
+            stale.append(section_id)
+        else:
+            counts[section_id] = count
+    if stale:  # one grouped count for all of them, however many sections changed
+        recounted = dict(
+            Comment.objects.published()
+            .filter(section__in=stale)
+            .order_by()
+            .values("section")
+            .annotate(n=Count("pk"))
+            .values_list("section", "n")
+        )
+        for section_id in stale:
+            counts[section_id] = recounted.get(section_id, 0)
+            if section_id in keys:
+                caching.store(keys[section_id], counts[section_id])
     return counts
 
 
