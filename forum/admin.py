@@ -994,8 +994,41 @@ class AnswerForm(forms.ModelForm):
         return data
 
 
+class EditorsAdmin(admin.ModelAdmin):
+    """A page for the essay's editors (`User.is_editor`: staff powers and
+    forum.answer_comment), whose form does the work through a comment's own method, as
+    the editor: nothing is added or deleted here, and save_model has nothing left to do."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithEditor(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, editor=request.user, **inner)
+
+        return WithEditor
+
+    def save_model(self, request, obj, form, change):
+        pass  # the form's clean() did it, through the comment's own method
+
+    def has_module_permission(self, request):
+        return request.user.is_editor
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_editor
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_editor
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AnswerItem)
-class AnswerAdmin(admin.ModelAdmin):
+class AnswerAdmin(EditorsAdmin):
     """Where the essay's editors (the Editors group) answer published comments."""
 
     form = AnswerForm
@@ -1015,33 +1048,6 @@ class AnswerAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(status=Comment.Status.PUBLISHED)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class WithEditor(form):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, editor=request.user, **inner)
-
-        return WithEditor
-
-    def save_model(self, request, obj, form, change):
-        pass  # AnswerForm.clean() did it, through the comment's own method
-
-    def has_module_permission(self, request):
-        return request.user.is_editor
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_editor
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_editor
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="comment")
     def excerpt(self, comment):
@@ -1105,7 +1111,7 @@ class MoveAnchorForm(forms.ModelForm):
 
 
 @admin.register(AnchorReview)
-class AnchorReviewAdmin(admin.ModelAdmin):
+class AnchorReviewAdmin(EditorsAdmin):
     """Quotes whose passage an edit left in doubt: the essay's editors confirm the match,
     move the quote by hand (open one), or mark its passage as gone."""
 
@@ -1120,33 +1126,6 @@ class AnchorReviewAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(anchor_state=AnchorState.REVIEW)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class WithEditor(form):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, editor=request.user, **inner)
-
-        return WithEditor
-
-    def save_model(self, request, obj, form, change):
-        pass  # MoveAnchorForm.clean() did it, through the comment's own method
-
-    def has_module_permission(self, request):
-        return request.user.is_editor
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_editor
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_editor
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _each(self, request, queryset, act, done: str):
         count = 0
