@@ -190,7 +190,8 @@ def vnu_errors(folder: Path) -> list[tuple[str, str]]:
     """(file, message) for every error the checker reports, in one Java run."""
     java = shutil.which("java")
     if not java:
-        pytest.fail("Java (17 or later) is needed for the Nu Html Checker.")
+        message = "Java (17 or later) is needed for the Nu Html Checker."
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     files = sorted(str(f) for f in folder.glob("*.html"))
     result = subprocess.run(
         [java, "-jar", str(VNU), "--errors-only", "--format", "json", *files],
