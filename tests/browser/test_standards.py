@@ -86,7 +86,7 @@ async (tags) => {
       const target = node.target.join(" ");
       const kind = target.split(/[ >]+/).pop().replace(/#[\\w-]+|="[^"]*"/g, "");
       const element = node.target.length === 1 ? document.querySelector(target) : null;
-      // Inside a comment's fold toggle (its author and permalink): ux-flows' part.
+      // Inside a comment's fold toggle: reported apart, as that markup is the comments'.
       const inFold = Boolean(element && element.closest("summary.comment__meta"));
       const key = v.id + " " + kind + " " + inFold;
       const seen = found.get(key);
