@@ -236,7 +236,8 @@ def main():
         python = sys.executable
         manage = [python, "manage.py"]
         run = {"cwd": ROOT, "env": env, "check": True, "stdout": subprocess.DEVNULL}
-        log(f"database {db}: migrate, essay, the peers' thread, {args.huge:,} comments")
+        huge = "" if args.cached_only else f", {args.huge:,} comments"
+        log(f"database {db}: migrate, essay, the peers' thread{huge}")
         subprocess.run([*manage, "migrate", "--no-input"], **run)
         subprocess.run([*manage, "collectstatic", "--no-input"], **run)
         subprocess.run([*manage, "load_default_essays"], **run)
