@@ -20,7 +20,12 @@
 The peers live in ../shared/bench-peers from the repository's root (BENCH_PEERS
 overrides); without them, their rows are skipped with a message.
 
+With --cached-only it measures just the ceiling (bench-peers' `limit.sh`) and our
+cached row (`ours.sh` on A), back to back in one run, a few minutes: for comparing the
+readers' cache before and after a change.
+
 Usage: .venv/bin/python bench/compare.py [--postgres URL] [--redis URL] [--skip-peers]
+       [--cached-only]
 """
 
 import argparse
@@ -184,6 +189,11 @@ def main():
     parser.add_argument("--renders", type=int, default=1000, help="for the RSS figure")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="only the ceiling and our cached row (no xtd, Isso or our own rows)",
+    )
+    parser.add_argument(
         "--report", type=Path, metavar="DIR", help="print the table of an earlier run again"
     )
     args = parser.parse_args()
@@ -226,7 +236,8 @@ def main():
         python = sys.executable
         manage = [python, "manage.py"]
         run = {"cwd": ROOT, "env": env, "check": True, "stdout": subprocess.DEVNULL}
-        log(f"database {db}: migrate, essay, the peers' thread, {args.huge:,} comments")
+        huge = "" if args.cached_only else f", {args.huge:,} comments"
+        log(f"database {db}: migrate, essay, the peers' thread{huge}")
         subprocess.run([*manage, "migrate", "--no-input"], **run)
         subprocess.run([*manage, "collectstatic", "--no-input"], **run)
         subprocess.run([*manage, "load_default_essays"], **run)
@@ -247,8 +258,9 @@ def main():
         subprocess.run([*manage, "seed_discussion", "--section", THREAD_SECTION, *seed], **run)
         thread_file.unlink(missing_ok=True)
         t = time.perf_counter()
-        copy_thread(f"{args.postgres}/{db}", THREAD_SECTION, HUGE_SECTION, args.huge // 1000)
-        log(f"copied the thread into {args.huge:,} comments in {time.perf_counter() - t:.0f} s")
+        if not args.cached_only:
+            copy_thread(f"{args.postgres}/{db}", THREAD_SECTION, HUGE_SECTION, args.huge // 1000)
+            log(f"copied the thread into {args.huge:,} comments in {time.perf_counter() - t:.0f} s")
         subprocess.run(
             [*manage, "shell", "-c",
              "from tests.conftest import make_member; "
@@ -261,7 +273,8 @@ def main():
         )  # fmt: skip
         flush = "import redis, sys; redis.Redis.from_url(sys.argv[1]).flushdb()"
         subprocess.run([python, "-c", flush, args.redis], check=True)
-        for name, port in PORTS.items():
+        ports = {"A": PORTS["A"]} if args.cached_only else PORTS
+        for name, port in ports.items():
             servers[name] = subprocess.Popen(
                 [python, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
                  "--workers", "2", "--worker-class", "sync", "--timeout", "120",
@@ -269,7 +282,7 @@ def main():
                 cwd=ROOT, env=server_env[name],
                 stdout=(logs / f"{name}.log").open("w"), stderr=subprocess.STDOUT,
             )  # fmt: skip
-        for name, port in PORTS.items():
+        for name, port in ports.items():
             wait_for(port, servers[name])
         section_path = f"/essays/{ESSAY}/{THREAD_SECTION}/"
         huge_path = f"/essays/{ESSAY}/{HUGE_SECTION}/"
@@ -282,6 +295,14 @@ def main():
 
         # --- The peers' harness: ceiling, xtd, Isso, and ours -----------------------------
         out = None
+        if args.cached_only:
+            out = cached_only(peers, section_path, servers["A"].pid, db)
+            results["load"] = (load_start, Path("/proc/loadavg").read_text().split()[:3])
+            results["elapsed_s"] = round(time.time() - started)
+            results["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            (out / "essayforum.json").write_text(json.dumps(results, default=str))
+            report(results, out)
+            return
         if args.skip_peers:
             log("peers skipped (--skip-peers)")
         elif not (peers / "run_all.sh").exists():
@@ -424,6 +445,31 @@ def main():
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
+def cached_only(peers, section_path, pid, db) -> Path:
+    """The ceiling (`limit.sh`), then our cached row (`ours.sh` on A), into one
+    results directory."""
+    if not (peers / "limit.sh").exists():
+        sys.exit(f"bench-peers not found at {peers} (set BENCH_PEERS)")
+    out = Path(tempfile.mkdtemp(prefix="essayforum-cached-"))
+    harness = {
+        **os.environ,
+        "PATH": f"{SHIMS}:{os.environ['PATH']}",
+        "BENCH_RUN_ALL": "1",
+        "BENCH_OUT": str(out),
+        "OURS_EXPECT_COMMENTS": "1000",
+        "OURS_COMMENT_MARKER": MARKER,
+        "OURS_LABEL": "ours_page",
+    }
+    log("the ceiling: limit.sh")
+    subprocess.run([BASH, peers / "limit.sh"], env=harness, check=False)
+    log("ours_page: ours.sh on server A")
+    url = f"http://127.0.0.1:{PORTS['A']}"
+    subprocess.run(
+        [BASH, peers / "ours.sh", url, section_path, str(pid), db], env=harness, check=False
+    )
+    return out
+
+
 ROWS = {
     "limit_sync": "bare Django page (the ceiling)",
     "xtd_page": "django-comments-xtd, full render",
@@ -492,6 +538,11 @@ def report(results, out):
         lines.append("")
     else:
         lines += ["(The peers' rows were not run.)", ""]
+    if "posting" not in results:  # --cached-only
+        text = "\n".join(lines) + "\n"
+        print("\n" + text)
+        (out / "essayforum.md").write_text(text)
+        return
     lines += ["| our own row | figure | compared with |", "| --- | ---: | --- |"]
     posts = results["posting"]
     xtd_post = [

@@ -148,6 +148,9 @@ MIDDLEWARE = [
     # Outside everything that can refuse a request (CommonMiddleware's bad Host is a
     # 400), so that every answer says it may not be framed.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A reader's repeat view of a section, from the cache, inside the headers above
+    # and before the middlewares below, which have nothing to add for it.
+    "forum.caching.ReaderCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

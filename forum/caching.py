@@ -12,6 +12,13 @@ a query string is rendered but never stored, so nobody can fill the cache (and e
 what else lives there) with copies.
 A copy is kept gzip-compressed, about a tenth of the HTML, and sent as it is to the
 clients that accept gzip (every browser); others get it decompressed.
+
+A copy is kept under its URL with the version it was built for. Once a process has
+seen a section, a repeat view is answered by `ReaderCacheMiddleware` with ONE cache
+round trip (the content version, the discussion version and the copy, together) and
+before the middlewares that have nothing to add for a reader without a session
+(sessions, CSRF, authentication, messages, allauth); the security, CSP and
+Permissions-Policy headers are still added by the middlewares outside it.
 """
 
 import gzip
@@ -24,6 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
@@ -57,13 +65,21 @@ CANONICAL_QUERY = re.compile(
 FRESH_FOR = 60
 
 
-def is_reader_request(request) -> bool:
-    """An anonymous GET with no message waiting: the same page for everyone."""
+def may_be_cached(request) -> bool:
+    """The request parts every cached answer needs: reader cache on, a GET, a
+    canonical query string."""
     return (
         settings.READER_CACHE
         and request.method == "GET"
-        and not request.user.is_authenticated
         and CANONICAL_QUERY.fullmatch(request.META.get("QUERY_STRING", "")) is not None
+    )
+
+
+def is_reader_request(request) -> bool:
+    """An anonymous GET with no message waiting: the same page for everyone."""
+    return (
+        may_be_cached(request)
+        and not request.user.is_authenticated
         and not len(get_messages(request))
     )
 
@@ -103,31 +119,43 @@ def accepts_gzip(request) -> bool:
     return False
 
 
-def for_readers(request, version_parts, build):
-    """Serve `build()` to anonymous GET requests with an ETag and from the cache. With
-    a version unknown (the cache unreachable), the page is built uncached. A response
-    that `build()` marks `canonical = False` (a cursor that names no thread) is sent
-    but neither stored nor given an ETag."""
-    if not is_reader_request(request) or None in version_parts:
-        return build()
+def is_htmx(request) -> bool:
+    """As django-htmx decides `request.htmx` (the header, before its middleware ran)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def page_key(request) -> str:
+    """Where the copy of this URL (and representation for htmx) is kept."""
+    return "page:" + key(request.get_full_path(), is_htmx(request))[2:]
+
+
+def page_version(request, version_parts) -> str:
+    """The version of a page: its code, content and discussion, URL, htmx or not, and
+    the minute (pages say "5 minutes ago")."""
     minute = int(time.time() // FRESH_FOR)
     fingerprint = repr(
-        (code_version(), *version_parts, request.get_full_path(), bool(request.htmx), minute)
+        (code_version(), *version_parts, request.get_full_path(), is_htmx(request), minute)
     )
-    version = hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+    return hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+
+
+def answer(request, version, cached=None, build=None):
+    """The reader's answer for this version: 304 when their copy is current, else the
+    cached gzip bytes (decompressed for clients without gzip), else `build()`'s page,
+    stored. Headers: ETag per representation, no-cache, Vary."""
     compressed = accepts_gzip(request)
     # Each representation has its own (strong) ETag; either one proves the version.
     etag = f'"{version}-gzip"' if compressed else f'"{version}"'
     if version in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
-    elif cached := fetch(f"page:{version}"):
+    elif cached:
         response = HttpResponse(cached if compressed else gzip.decompress(cached))
     else:
         response = build()
         if response.status_code != 200 or not getattr(response, "canonical", True):
             return response
         cached = gzip.compress(response.content, mtime=0)
-        store(f"page:{version}", cached)
+        store(page_key(request), (version, cached))
         if compressed:
             response.content = cached
     if compressed and response.status_code == 200:
@@ -136,3 +164,87 @@ def for_readers(request, version_parts, build):
     patch_cache_control(response, no_cache=True)
     patch_vary_headers(response, ["Cookie", "HX-Request", "Accept-Encoding"])
     return response
+
+
+# Which section each slug pair named at a content version, as far as this process has
+# seen (a section readers may see: the view remembers it after finding it). Bounded.
+known_sections: dict[tuple[str, str], tuple[int, int]] = {}
+KNOWN_SECTIONS_MAX = 10_000
+
+
+def remember_section(essay_slug, section_slug, content, section_id) -> None:
+    if len(known_sections) >= KNOWN_SECTIONS_MAX:
+        known_sections.clear()
+    known_sections[(essay_slug, section_slug)] = (content, section_id)
+
+
+def cached_answer(request, essay_slug, section_slug):
+    """A cached section page for a reader, in one cache round trip, or None (then the
+    view decides, as for any request). Only for a section this process has seen at
+    the current content version, and a copy built for the current versions."""
+    from essays.models import CONTENT_VERSION_KEY
+
+    if (known := known_sections.get((essay_slug, section_slug))) is None:
+        return None
+    content, section_id = known
+    copy_key = page_key(request)
+    try:
+        found = cache.get_many([CONTENT_VERSION_KEY, f"discussion:{section_id}", copy_key])
+    except Exception as error:
+        logger.warning("Cache unreachable, serving uncached: %s", error)
+        return None
+    discussion = found.get(f"discussion:{section_id}")
+    if found.get(CONTENT_VERSION_KEY) != content or discussion is None:
+        return None
+    version = page_version(request, (content, discussion))
+    stored_version, cached = found.get(copy_key) or (None, None)
+    if stored_version != version:
+        if version in request.headers.get("If-None-Match", ""):
+            return answer(request, version)  # a 304 needs no copy
+        return None
+    return answer(request, version, cached)
+
+
+class ReaderCacheMiddleware:
+    """Answers a reader's repeat view of a section page from the cache before the
+    middlewares that have nothing to add for it. A reader here has no session cookie
+    (so no account and no message waiting in the session) and no messages cookie;
+    anything else goes on to the view, which applies the same rule
+    (`is_reader_request`). The Host is checked as CommonMiddleware would."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            may_be_cached(request)
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES
+            and CookieStorage.cookie_name not in request.COOKIES
+        ):
+            from django.urls import Resolver404, resolve
+
+            try:
+                match = resolve(request.path_info)
+            except Resolver404:
+                match = None
+            if match is not None and match.view_name == "section":
+                request.get_host()  # a Host not allowed is a 400, as for any page
+                response = cached_answer(request, **match.kwargs)
+                if response is not None:
+                    if not response.has_header("Content-Length"):
+                        response["Content-Length"] = len(response.content)
+                    return response
+        return self.get_response(request)
+
+
+def for_readers(request, version_parts, build):
+    """Serve `build()` to anonymous GET requests with an ETag and from the cache. With
+    a version unknown (the cache unreachable), the page is built uncached. A response
+    that `build()` marks `canonical = False` (a cursor that names no thread) is sent
+    but neither stored nor given an ETag."""
+    if not is_reader_request(request) or None in version_parts:
+        return build()
+    version = page_version(request, version_parts)
+    found = fetch(page_key(request))
+    stored_version, cached = found if isinstance(found, tuple) else (None, None)
+    return answer(request, version, cached if stored_version == version else None, build)

@@ -126,6 +126,7 @@ def section_detail(request, essay_slug, section_slug):
         section = visible_section(request, essay_slug, section_slug)
         section_id = section.pk
         caching.store(key, section_id)
+    caching.remember_section(essay_slug, section_slug, content, section_id)
 
     def build():
         return render_section(

@@ -24,7 +24,7 @@ def two_pages(section, ann, ben, post):
 
 
 def cached_pages():
-    # LocMemCache keys carry a prefix; the page copies are "page:<version>".
+    # LocMemCache keys carry a prefix; the page copies are "page:<URL's hash>".
     return [key for key in cache._cache if "page:" in key]
 
 
@@ -125,7 +125,7 @@ def test_a_client_that_accepts_gzip_gets_the_stored_compressed_copy(
 ):
     plain = client.get(two_pages)
     assert "Content-Encoding" not in plain
-    stored = cache.get(cached_pages()[0].split(":", 2)[-1])
+    version, stored = cache.get(cached_pages()[0].split(":", 2)[-1])  # kept by URL
 
     with django_assert_num_queries(0):  # versions and the copy come from the cache
         compressed = client.get(two_pages, headers={"Accept-Encoding": "br, gzip, deflate"})
@@ -133,6 +133,7 @@ def test_a_client_that_accepts_gzip_gets_the_stored_compressed_copy(
     assert compressed.status_code == 200
     assert compressed["Content-Encoding"] == "gzip"
     assert compressed.content == stored  # the stored bytes, sent as they are
+    assert compressed["ETag"] == f'"{version}-gzip"'  # kept with the version it is of
     assert gzip.decompress(compressed.content) == plain.content
     assert len(compressed.content) < len(plain.content) / 2
     assert {"Accept-Encoding", "Cookie"} <= vary(compressed)
@@ -178,3 +179,125 @@ def test_a_conditional_get_is_answered_304_for_either_representation(
             assert "Content-Encoding" not in response
             assert "Accept-Encoding" in vary(response)
             assert response.content == b""
+
+
+@pytest.fixture
+def cache_calls(monkeypatch):
+    """Every call to the page cache, by method name: its round trips with Redis (the
+    calls LocMemCache's `get_many` makes to its own `get` are not counted)."""
+    from django.core.cache import caches
+
+    calls = []
+    depth = [0]
+    pages = caches["pages"]
+    for name in ("get", "get_many", "set", "set_many", "add", "delete", "incr", "has_key"):
+        method = getattr(pages, name)
+
+        def counted(*args, _name=name, _method=method, **kwargs):
+            if not depth[0]:
+                calls.append(_name)
+            depth[0] += 1
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        monkeypatch.setattr(pages, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("query", ["", "?sort=top"])
+def test_a_repeat_view_is_one_cache_round_trip_before_sessions_and_csrf(
+    reader_cache, client, two_pages, cache_calls, django_assert_num_queries, query
+):
+    first = client.get(two_pages + query, headers={"Accept-Encoding": "gzip"})
+    cache_calls.clear()
+
+    with django_assert_num_queries(0):
+        repeat = client.get(two_pages + query, headers={"Accept-Encoding": "gzip"})
+
+    # The content version, the discussion version and the copy, in one read.
+    assert cache_calls == ["get_many"]
+    assert repeat.status_code == 200
+    assert repeat.content == first.content
+    assert repeat["ETag"] == first["ETag"]
+    assert repeat["Content-Length"] == str(len(repeat.content))
+    # Answered before the session, authentication and CSRF middlewares ran.
+    assert not hasattr(repeat.wsgi_request, "session")
+    assert not hasattr(repeat.wsgi_request, "user")
+    assert "csrftoken" not in repeat.cookies
+
+
+def test_a_repeat_view_304_is_one_cache_round_trip(reader_cache, client, two_pages, cache_calls):
+    etag = client.get(two_pages)["ETag"]
+    cache_calls.clear()
+
+    response = client.get(two_pages, headers={"If-None-Match": etag})
+
+    assert response.status_code == 304
+    assert cache_calls == ["get_many"]
+
+
+def test_a_change_to_the_discussion_is_seen_by_the_next_reader(
+    reader_cache, client, two_pages, post, dan, django_capture_on_commit_callbacks
+):
+    client.get(two_pages)
+    before = client.get(two_pages)  # from the copy
+    with django_capture_on_commit_callbacks(execute=True):  # the version's bump
+        post(dan, "A third thread")
+
+    after = client.get(two_pages + "?sort=newest")
+    assert "A third thread" in after.text
+    assert client.get(two_pages)["ETag"] != before["ETag"]
+
+
+def test_a_member_never_gets_the_readers_copy(reader_cache, client, two_pages, ann):
+    client.get(two_pages)
+    client.get(two_pages)  # the copy is kept and answered
+    client.force_login(ann)
+
+    response = client.get(two_pages)
+
+    assert "ETag" not in response
+    assert response.wsgi_request.user == ann
+
+
+def test_a_reader_with_a_message_waiting_gets_the_page_with_it(reader_cache, client, two_pages):
+    from django.contrib.messages.storage.cookie import CookieStorage
+
+    client.get(two_pages)
+    client.get(two_pages)
+    client.cookies[CookieStorage.cookie_name] = "anything"
+
+    response = client.get(two_pages)
+
+    assert hasattr(response.wsgi_request, "session")  # went through the whole stack
+
+
+def test_a_bad_host_is_refused_before_the_copy(reader_cache, client, two_pages):
+    client.get(two_pages)
+    client.get(two_pages)
+
+    response = client.get(two_pages, headers={"Host": "evil.example"})
+
+    assert response.status_code == 400
+
+
+def test_a_copy_answered_early_carries_every_security_header(reader_cache, client, two_pages):
+    built = client.get(two_pages)
+    copy = client.get(two_pages)
+
+    assert not hasattr(copy.wsgi_request, "session")  # answered early
+    for header in (
+        "Content-Security-Policy",
+        "X-Frame-Options",
+        "Permissions-Policy",
+        "Referrer-Policy",
+        "X-Content-Type-Options",
+        "Cross-Origin-Opener-Policy",
+        "Cache-Control",
+        "Content-Type",
+    ):
+        assert copy[header] == built[header], header
+    assert "nonce" not in copy["Content-Security-Policy"]  # the copy carries no nonce
+    assert vary(copy) >= {"Cookie", "HX-Request", "Accept-Encoding"}
