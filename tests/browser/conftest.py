@@ -119,3 +119,15 @@ def page(browser, transactional_db):
 @pytest.fixture
 def problems(page):
     return PageProblems(page)
+
+
+@pytest.fixture
+def page_without_javascript(browser, transactional_db):
+    """A page in a browser with JavaScript off: the plain forms every flow must keep."""
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1000, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

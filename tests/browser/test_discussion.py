@@ -112,17 +112,6 @@ def test_selecting_a_passage_offers_to_quote_it(page, problems, live_url, essay)
     problems.assert_none()
 
 
-@pytest.fixture
-def page_without_javascript(browser, transactional_db):
-    context = browser.new_context(
-        java_script_enabled=False, viewport={"width": 1000, "height": 900}
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
 def test_without_javascript_post_and_reply_with_plain_forms(
     page_without_javascript, live_url, essay
 ):

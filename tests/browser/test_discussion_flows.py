@@ -317,17 +317,6 @@ def test_every_target_in_a_comment_is_at_least_24_pixels_on_a_phone(
     assert small == []
 
 
-@pytest.fixture
-def page_without_javascript(browser, transactional_db):
-    context = browser.new_context(
-        java_script_enabled=False, viewport={"width": 1000, "height": 900}
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
 def test_without_javascript_the_quote_field_shows_and_an_edit_is_previewed(
     page_without_javascript, live_url, section
 ):
