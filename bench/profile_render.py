@@ -37,6 +37,7 @@ def main():
     parser.add_argument("--database", default="essayforum_profile")
     parser.add_argument("--renders", type=int, default=7)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     os.environ |= {
         "DEBUG": "false",
@@ -63,6 +64,8 @@ def main():
         from django.db import connections
 
         connections.close_all()
+        if args.keep:
+            return
         with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
