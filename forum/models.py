@@ -8,7 +8,7 @@ from functools import cached_property
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.cache import cache as security_cache
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -244,12 +244,15 @@ class CommentQuerySet(models.QuerySet):
         """Follow every quote of `section` from `previous`'s text to `revision`'s
         (forum/anchoring.py): once per edit, in the edit's transaction, in bulk.
         Returns how many comments' anchors changed."""
+        from forum.rendering import Fragments  # here: it imports this module
+
         diff = anchoring.Diff(previous.body_text, revision.body_text)
         spans = anchoring.paragraph_spans(paragraphs(revision.body_html), revision.body_text)
         comments = list(
             self.filter(section=section)
             .exclude(quote_text="")
-            .only("quote_text", "quote_before", "quote_after", *Comment.ANCHOR_FIELDS)
+            .select_related("revision", "addressed_in")
+            .defer("body", "search_vector", "fragment")
         )
         before = [comment.anchor_row() for comment in comments]
         for comment in comments:
@@ -260,21 +263,76 @@ class CommentQuerySet(models.QuerySet):
             anchor = anchoring.reanchor(comment.quote_selector(), diff, start, end, state)
             comment.place_quote(anchor, revision.body_text, spans)
         moved = [c for c, was in zip(comments, before, strict=True) if c.anchor_row() != was]
+        table = connection.ops.quote_name(Comment._meta.db_table)
         if moved:
             # One statement sent many times: bulk_update() builds a CASE per field over
             # the batch, which took 3 to 6 s for 1,000 rows (bench/reanchor.py).
             fields = ", ".join(
                 f"{connection.ops.quote_name(f)} = %s" for f in Comment.ANCHOR_FIELDS
             )
-            table = connection.ops.quote_name(Comment._meta.db_table)
             with connection.cursor() as cursor:
                 cursor.executemany(
                     f"UPDATE {table} SET {fields} WHERE id = %s",  # noqa: S608 (names only)
                     [(*c.anchor_row(), c.pk) for c in moved],
                 )
+        # What readers see of a quote that moved, and the "see what changed" link of
+        # every reworded one (it leads to the revision now current).
+        reworded = (AnchorState.CHANGED, AnchorState.REVIEW)
+        shown = {c.pk: c for c in moved} | {c.pk: c for c in comments if c.anchor_state in reworded}
+        if shown:
+            fragments = Fragments(section, current_revision=revision.number)
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {table} SET fragment = %s WHERE id = %s",  # noqa: S608
+                    [(c.render_fragment(fragments), c.pk) for c in shown.values()],
+                )
         if moved:
             discussion_changed(section.pk)
         return len(moved)
+
+    def render_fragments(self) -> int:
+        """Render and store these comments' fragments anew (forum.rendering.Fragments):
+        when what they link to moved (a section's or essay's slug). Returns how many."""
+        from forum.rendering import Fragments  # here: it imports this module
+
+        table = connection.ops.quote_name(Comment._meta.db_table)
+        rows = (
+            self.select_related("section__essay", "revision", "addressed_in")
+            .defer("body", "search_vector", "fragment")
+            .order_by("section_id", "pk")
+        )
+        fragments, batch, done = None, [], 0
+        for comment in rows.iterator(chunk_size=500):
+            if fragments is None or fragments.section.pk != comment.section_id:
+                fragments = Fragments(comment.section)
+            batch.append((comment.render_fragment(fragments), comment.pk))
+            if len(batch) == 500:
+                done += self._store_fragments(table, batch)
+                batch = []
+        return done + self._store_fragments(table, batch)
+
+    @staticmethod
+    def _store_fragments(table: str, batch: list, *, only_missing: bool = False) -> int:
+        if batch:
+            missing = " AND fragment = ''" if only_missing else ""
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {table} SET fragment = %s WHERE id = %s{missing}",  # noqa: S608
+                    batch,
+                )
+        return len(batch)
+
+    def fill_fragments(self, rendered: list[tuple[str, int]]) -> None:
+        """Store the fragments a page had to render because none was stored yet (rows
+        made in bulk, or before fragments were kept): only where there is still none,
+        since a save meanwhile stored its own, newer one. A page is shown all the same
+        if this fails."""
+        table = connection.ops.quote_name(Comment._meta.db_table)
+        try:
+            with transaction.atomic():
+                self._store_fragments(table, rendered, only_missing=True)
+        except DatabaseError:
+            logger.exception("Could not store %d comment fragments", len(rendered))
 
     def remove_all(self, *, by, reason: str) -> tuple[int, list]:
         """Remove these comments (spam clean-up), except those of authors `by` may not
@@ -332,7 +390,8 @@ class CommentQuerySet(models.QuerySet):
             # The same form arrived twice at the same moment; the other request won.
             return self.get(author=author, submission_token=token), False
         comment.path = (parent.path if parent else "") + path_segment(comment.pk)
-        self.filter(pk=comment.pk).update(path=comment.path)
+        comment.fragment = comment.render_fragment()
+        self.filter(pk=comment.pk).update(path=comment.path, fragment=comment.fragment)
         Comment.update_search_vector(self.filter(pk=comment.pk))
         if parent is not None:
             self.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
@@ -470,6 +529,11 @@ class Comment(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Its HTML as every reader sees it while it is published, but for the parts that
+    # differ by viewer and moment (forum.rendering.Fragments): rendered by save()
+    # whenever a field it shows changes, by reanchor() and on a new slug; empty until
+    # then (rows made in bulk), when the first page to show it renders and stores it.
+    fragment = models.TextField(editable=False, blank=True, default="")
 
     objects = CommentQuerySet.as_manager()
 
@@ -524,8 +588,42 @@ class Comment(models.Model):
     def __str__(self):
         return f"Comment {self.pk} on {self.section_id}"
 
+    # What forum.rendering.Fragments shows: a save that changes any of them renders
+    # the stored fragment again, in the same statement.
+    SHOWN_FIELDS = frozenset(
+        {
+            *("body_html", "created_at", "edited_at", "is_pinned"),
+            *("quote_text", "quote_before", "quote_after", "quote_anchor"),
+            *("anchor_state", "anchor_paragraph", "anchor_text"),
+            *("revision", "revision_id", "addressed_in", "addressed_in_id"),
+            *("editor_answer", "editor_note"),
+        }
+    )
+
+    def save(self, *args, **kwargs):
+        fields = kwargs.get("update_fields")
+        # A new row has no id for its links yet: post() renders it with its path.
+        if self.pk is not None and (fields is None or self.SHOWN_FIELDS & set(fields)):
+            self.fragment = self.render_fragment()
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "fragment"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("comment", args=[self.pk])
+
+    def render_fragment(self, fragments=None) -> str:
+        from forum.rendering import Fragments  # here: it imports this module
+
+        return (fragments or Fragments(self.section)).stored(self)
+
+    @property
+    def revision_number(self) -> int | None:
+        return self.revision.number if self.revision_id else None
+
+    @property
+    def addressed_number(self) -> int | None:
+        return self.addressed_in.number if self.addressed_in_id else None
 
     def anchor_row(self) -> tuple:
         return tuple(getattr(self, name) for name in self.ANCHOR_FIELDS)

@@ -2,11 +2,12 @@
 call us)."""
 
 from django.db.models import F
-from django.db.models.signals import pre_delete, pre_save
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from accounts import signals
 from accounts.models import User
+from essays.models import Essay, Section
 from essays.signals import section_revised
 from forum.models import Comment, ModerationLog, discussion_changed
 
@@ -96,3 +97,22 @@ def reanchor_comments(sender, section, previous, revision, **kwargs):
     (so no page ever shows a quote placed in a text it is not in), once per edit."""
     if previous is not None:
         Comment.objects.reanchor(section, previous, revision)
+
+
+@receiver(pre_save, sender=Section)
+@receiver(pre_save, sender=Essay)
+def note_new_slug(sender, instance, **kwargs):
+    """Stored comment fragments link to their section by its slugs and its essay's."""
+    instance._new_slug = (
+        instance.pk is not None
+        and sender.objects.filter(pk=instance.pk).exclude(slug=instance.slug).exists()
+    )
+
+
+@receiver(post_save, sender=Section)
+@receiver(post_save, sender=Essay)
+def relink_fragments(sender, instance, **kwargs):
+    if getattr(instance, "_new_slug", False):
+        instance._new_slug = False
+        where = {"section": instance} if sender is Section else {"section__essay": instance}
+        Comment.objects.filter(**where).render_fragments()

@@ -30,6 +30,8 @@ PAGE_FIELDS = [
     *("is_pinned", "moderation_reason", "shows_text"),
     # The editors' answer, and the revisions it links between (joined, no extra query).
     *("editor_answer", "editor_note", "revision__number", "addressed_in__number"),
+    # What every reader sees of it, stored (forum.rendering.Fragments).
+    "fragment",
 ]
 
 
@@ -75,6 +77,7 @@ class PageComment:
     editor_note: str
     revision_number: int | None  # the revision of the text it responded to
     addressed_number: int | None  # the revision that addressed it, if one did
+    fragment: str
     # Whether anyone can see a reply to it (Comment.answered).
     answered: bool
     author: PageAuthor | None = None

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from essays.models import Section
 from forum.models import Comment, Vote, discussion_changed, path_segment
+from forum.rendering import Fragments
 
 PHRASES = [
     "open weights",
@@ -183,6 +184,7 @@ class Command(BaseCommand):
     def comments(self, section, plan) -> list[Comment]:
         made: list[Comment] = []
         made_by_index: dict[int, Comment] = {}
+        fragments = Fragments(section)
         # Create level by level, so every parent has its id (and path) before its replies.
         for level in range(max(depth for _, depth, *_ in plan) + 1):
             batch = []
@@ -207,8 +209,9 @@ class Command(BaseCommand):
                 parent = plan[comment.plan_index][0]
                 prefix = made_by_index[parent].path if parent is not None else ""
                 comment.path = prefix + path_segment(comment.pk)
+                comment.fragment = comment.render_fragment(fragments)  # as posting does
                 made_by_index[comment.plan_index] = comment
-            Comment.objects.bulk_update(batch, ["path"], batch_size=500)
+            Comment.objects.bulk_update(batch, ["path", "fragment"], batch_size=500)
             made.extend(batch)
         for comment in made:
             if comment.parent_id:

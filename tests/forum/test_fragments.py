@@ -1,0 +1,206 @@
+"""A published comment's HTML is rendered once, when it changes, and stored
+(`Comment.fragment`, forum.rendering.Fragments); pages join stored fragments with what
+differs by viewer and moment. Readers must never be able to tell: a page built from
+stored fragments is the page built from scratch, for every kind of comment and viewer,
+and every change they could see renders the fragment again."""
+
+import re
+import uuid
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from forum.models import Comment, Vote
+from forum.rendering import SEP, UNSTORABLE
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db
+
+QUOTE = "competitive performance at a fraction of the compute cost"
+
+
+def respond(client, section, quote=QUOTE, body="This part.", parent=None):
+    url = reverse("post_comment", args=[section.essay.slug, section.slug])
+    form = {"body": body, "quote": quote, "token": uuid.uuid4()}
+    if parent:
+        form["parent"] = parent.pk
+    client.post(url, form)
+    return Comment.objects.latest("pk")
+
+
+def page(client, section) -> str:
+    """The section page, without what differs on every request (tokens, nonces)."""
+    html = client.get(section.get_absolute_url()).text
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "csrf", html)
+    html = re.sub(r'name="token" value="[^"]+"', "token", html)
+    return re.sub(r'nonce="[^"]+"', "nonce", html)
+
+
+@pytest.fixture
+def varied(client, section, ann, ben, dan, editor, mo, post):
+    """Every kind of comment a page shows: quoted, then reworded (revision 2), edited,
+    pinned, answered and declined by the editors, by a deleted user, pending, removed,
+    deleted with a reply, voted for and followed, with folded replies and markup."""
+    client.force_login(ann)
+    quoting = respond(client, section, body="*This* part, with `code`.")
+    respond(client, section, quote="the compute cost", body="And this.")
+    top = post(ben, "A top-level comment with <b>markup</b> & ampersands.")
+    replies = [post(dan, f"Reply {n}", parent=top) for n in range(3)]
+    post(ann, "Deep reply", parent=replies[0])
+    edited = post(ann, "Before the edit.")
+    edited.edit("After the edit, **bold**.", by=ann)
+    pinned = post(ben, "Pin me.")
+    pinned.set_pinned(mo, True)
+    held = post(dan, "Held for review.")
+    Comment.objects.filter(pk=held.pk).update(status=Comment.Status.PENDING)
+    removed = post(ben, "Removed.")
+    post(ann, "A reply to what was removed.", parent=removed)
+    removed.moderate(mo, "remove", "Off topic")
+    gone = post(dan, "Taken back.")
+    post(ben, "Still here.", parent=gone)
+    gone.delete_by_author()
+    section.refresh_from_db()
+    section.revise(section.body_markdown.replace("the compute cost", "the cost", 1), by=editor)
+    quoting.refresh_from_db()
+    quoting.mark_addressed(editor, 2, "Reworded.")
+    top.refresh_from_db()
+    top.decline(editor, "It <stays>.")
+    Vote.objects.cast(ann, top)
+    client.post(reverse("follow_thread", args=[top.pk]), {"follow": "1"})
+    leaving = post(make_member("leaving"), "By someone who left.")
+    leaving.author.delete()
+    client.logout()
+    return section
+
+
+@pytest.mark.parametrize("viewer", [None, "ann", "ben", "mo", "editor"])
+def test_a_page_from_stored_fragments_is_the_page_rendered_from_scratch(
+    client, varied, viewer, request
+):
+    if viewer:
+        client.force_login(request.getfixturevalue(viewer))
+    stored = page(client, varied)
+    assert all(
+        fragment.count(SEP) == 8 for fragment in Comment.objects.values_list("fragment", flat=True)
+    )
+
+    Comment.objects.update(fragment="")
+    from_scratch = page(client, varied)
+
+    assert from_scratch == stored
+    assert "Reworded." in stored
+    assert "It &lt;stays&gt;." in stored
+    assert "deleted user" in stored
+    assert "Pinned" in stored
+
+
+def test_the_first_page_to_show_a_comment_without_a_fragment_stores_it(client, section, ann):
+    client.force_login(ann)
+    comment = respond(client, section)
+    page(client, section)  # shows "Your comment is published." once
+    stored = Comment.objects.get(pk=comment.pk).fragment
+    Comment.objects.update(fragment="")  # as rows made in bulk, or before fragments
+
+    first = page(client, section)
+
+    assert Comment.objects.get(pk=comment.pk).fragment == stored
+    assert page(client, section) == first
+
+
+def test_a_fragment_stored_meanwhile_is_not_overwritten_by_a_page_rendered_before(
+    section, ann, post
+):
+    comment = post(ann, "Before.")
+    rendered_before = comment.fragment
+    comment.edit("After.", by=ann)
+
+    Comment.objects.fill_fragments([(rendered_before, comment.pk)])
+
+    assert "After." in Comment.objects.get(pk=comment.pk).fragment
+
+
+def test_every_change_a_reader_sees_renders_the_fragment_again(
+    client, section, ann, mo, editor, post
+):
+    comment = post(ann, "First words.")
+    comment.edit("Second words.", by=ann)
+    comment.set_pinned(mo, True)
+    comment.decline(editor, "Not now.")
+
+    html = client.get(section.get_absolute_url()).text
+    fragment = Comment.objects.get(pk=comment.pk).fragment
+
+    for shown in ("Second words.", "Pinned", "Not now.", "edited"):
+        assert shown in fragment
+        assert shown in html
+    assert "First words." not in html
+
+
+def test_a_new_slug_moves_the_links_in_stored_fragments(client, section, ann, editor):
+    client.force_login(ann)
+    comment = respond(client, section)
+    section.refresh_from_db()
+    section.slug = "deepseek"
+    section.save()
+    section.essay.slug = "open-weights"
+    section.essay.save()
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert "/essays/open-weights/deepseek/#p-" in Comment.objects.get(pk=comment.pk).fragment
+    assert 'href="/essays/open-weights/deepseek/#p-' in html
+    assert "/the-deepseek-moment/" not in Comment.objects.get(pk=comment.pk).fragment
+
+
+def test_a_reworded_quote_links_to_what_changed_up_to_the_newest_revision(
+    client, section, ann, editor
+):
+    client.force_login(ann)
+    comment = respond(client, section, quote="the compute cost")
+    section.refresh_from_db()
+    section.revise(section.body_markdown.replace("the compute cost", "the cost", 1), by=editor)
+    section.refresh_from_db()
+    section.revise(section.body_markdown.replace("DeepSeek", "Deepseek", 1), by=editor)
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert reverse("section_diff", args=[section.essay.slug, section.slug, 1, 3]) in html
+    assert reverse("section_diff", args=[section.essay.slug, section.slug, 1, 2]) not in html
+    assert Comment.objects.get(pk=comment.pk).fragment.count(SEP) == 8
+
+
+def test_text_holding_the_separator_is_shown_rendered_anew_each_time(client, section, ann, post):
+    comment = post(ann, f"Odd{SEP}control character")
+    Comment.objects.filter(pk=comment.pk).update(body_html=f"<p>Odd{SEP}text</p>")
+    Comment.objects.get(pk=comment.pk).save()
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert Comment.objects.get(pk=comment.pk).fragment == UNSTORABLE
+    assert f"Odd{SEP}text" in html
+    assert html.count(f'id="c-{comment.pk}"') == 1
+
+
+def test_a_discussion_without_fragments_stores_them_in_one_statement_on_first_view(
+    client, section, settings, django_assert_num_queries
+):
+    settings.COMMENTS_PAGE_SIZE = 1000
+    call_command(
+        *("seed_discussion", "--section", section.slug, "--comments", 60),
+        *("--top-level", 9, "--users", 5, "--max-depth", 4),
+        stdout=StringIO(),
+    )
+    Comment.objects.update(fragment="")  # rows copied in SQL, as bench/huge.py does
+    url = section.get_absolute_url()
+
+    # A reader's five (test_discussion_queries.py), and the fill in a savepoint.
+    with django_assert_num_queries(8):
+        first = client.get(url).text
+    with django_assert_num_queries(5):
+        second = client.get(url).text
+
+    assert first.count('<article class="comment') == 60
+    assert second == first
+    assert not Comment.objects.filter(fragment="").exists()
