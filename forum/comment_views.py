@@ -21,7 +21,7 @@ from django_htmx.http import reswap, retarget
 from forum import threads
 from forum.forms import CommentForm, ReportForm
 from forum.models import Act, Comment, Participation, Report, Vote
-from forum.rendering import CommentRenderer
+from forum.rendering import CommentRenderer, render_with_threads
 from forum.views import visible_section
 
 
@@ -280,11 +280,11 @@ def thread(request, comment_id):
         "comment": comment,
         "section": comment.section,
         "essay": comment.section.essay,
-        "threads_html": CommentRenderer(request, comment.section).threads(nodes),
         "parent": ancestors[-1] if ancestors else None,
         "ancestors": ancestors,
     }
-    return render(request, "forum/thread.html", context)
+    threads_html = CommentRenderer(request, comment.section).threads(nodes)
+    return render_with_threads(request, "forum/thread.html", context, threads_html)
 
 
 @login_required

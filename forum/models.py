@@ -534,6 +534,8 @@ class Comment(models.Model):
     # whenever a field it shows changes, by reanchor() and on a new slug; empty until
     # then (rows made in bulk), when the first page to show it renders and stores it.
     fragment = models.TextField(editable=False, blank=True, default="")
+    FRAGMENT_SEP = "\x1f"  # between its chunks
+    UNSTORABLE_FRAGMENT = "-"  # a chunk would hold the separator: rendered each time
 
     objects = CommentQuerySet.as_manager()
 

@@ -23,12 +23,15 @@ every comment anew: a thousand comments took 0.17 s to build, now a few millisec
 """
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from html import escape as _escape
 
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
@@ -124,10 +127,10 @@ class _Sample:
 # A stored fragment is its chunks joined by SEP (never in escaped text, and refused in
 # the chunks all the same): chunk, label, chunk, author, chunk, time ago, chunk, edited
 # ago, chunk, folded note, chunk, "and N replies", chunk, actions, chunk, replies, chunk.
-SEP = "\x1f"
+SEP = Comment.FRAGMENT_SEP
 CHUNKS = 9
 # Stored instead when a chunk would hold SEP: rendered anew each time, never stored.
-UNSTORABLE = "-"
+UNSTORABLE = Comment.UNSTORABLE_FRAGMENT
 TIME_LINK = ' <a class="comment__time" href="{}" title="Permalink"><time datetime="{}" title="{}">'
 EDITED_OPEN = ' <span class="comment__edited">edited <time datetime="{}" title="{}">'
 PINNED = SafeString(' <span class="badge badge--pinned">Pinned</span>')
@@ -323,6 +326,23 @@ class Fragments:
         return self.diff_url.replace("987654321", str(number)).replace(
             "987654322", str(self.current_revision)
         )
+
+
+# Where a page's comments go: the template is rendered around this marker, and the
+# comments (a megabyte or two) take its place once, as bytes, instead of being copied
+# again by every block and tag of the template that holds them. Random, so that no
+# text can hold it.
+THREADS_MARKER = f"<!--threads-{secrets.token_hex(8)}-->"
+
+
+def render_with_threads(request, template: str, context: dict, threads_html, status=200):
+    """render() with `threads_html` where the template says {{ threads_html }}."""
+    context = {**context, "threads_html": SafeString(THREADS_MARKER)}
+    response: HttpResponse = render(request, template, context, status=status)
+    head, marker, tail = response.content.partition(THREADS_MARKER.encode())
+    if marker:
+        response.content = b"".join([head, threads_html.encode(), tail])
+    return response
 
 
 class CommentRenderer:

@@ -15,7 +15,7 @@ from forum import annotations, caching
 from forum import search as search_module
 from forum.forms import CommentForm
 from forum.models import Comment, Participation, discussion_version
-from forum.rendering import CommentRenderer
+from forum.rendering import CommentRenderer, render_with_threads
 from forum.threads import SORT_LABELS, section_discussion
 
 
@@ -146,17 +146,18 @@ def render_section(request, section, form=None, status=200):
         passage=request.GET.get("passage", ""),
     )
     renderer = CommentRenderer(request, section)
+    threads_html = renderer.threads(discussion.threads)
     context = {
         "essay": section.essay,
         "section": section,
         "discussion": discussion,
-        "threads_html": renderer.threads(discussion.threads),
         "sort_labels": SORT_LABELS,
     }
     if request.htmx:  # "load more": the next page of threads only
-        return showing_requested_page(
-            request, render(request, "forum/discussion.html#thread-page", context), discussion
+        page = render_with_threads(
+            request, "forum/discussion.html#thread-page", context, threads_html
         )
+        return showing_requested_page(request, page, discussion)
     # An essay has tens of sections, not thousands: one query for the outline gives the
     # table of contents and both neighbours.
     outline = list(section.essay.sections.in_order().only("essay", "heading", "slug"))
@@ -171,9 +172,8 @@ def render_section(request, section, form=None, status=200):
         "participation": participation,
         "form": form or (None if participation.to_post() else CommentForm(**writer)),
     }
-    return showing_requested_page(
-        request, render(request, "essays/section.html", context, status=status), discussion
-    )
+    page = render_with_threads(request, "essays/section.html", context, threads_html, status)
+    return showing_requested_page(request, page, discussion)
 
 
 def showing_requested_page(request, response, discussion):
