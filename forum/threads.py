@@ -408,7 +408,7 @@ def _rows(queryset, user, *, max_depth: int, page: bool = False) -> list[PageCom
             else name
             for name in fields
         ]
-        rows = Comment.objects.visible_to(user).filter(pk__in=shown.values("pk"))
+        rows = Comment.objects.visible_to(user).filter(pk__in=shown.values("pk")).order_by()
     else:
         rows = shown.order_by("path")
     authors: dict[int, PageAuthor] = {}
