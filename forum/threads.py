@@ -97,7 +97,7 @@ _paragraph_anchor = re.compile(r"p-[0-9a-f]{8}(?:-\d+)?")
 SORT_LABELS = {"oldest": "Oldest", "newest": "Newest", "top": "Top"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     comment: PageComment
     replies: list["Node"] = field(default_factory=list)
