@@ -197,20 +197,26 @@ class CommentForm(forms.Form):
         # cannot all slip under a limit (on SQLite, writers queue anyway). FOR NO KEY
         # UPDATE: others' notifications to this author (foreign keys to the row) must
         # not wait for it, or two authors answering each other would deadlock.
-        User.objects.select_for_update(no_key=True).filter(pk=self.user.pk).first()
-        token = self.cleaned_data.get("token")
-        if not (token and Comment.objects.filter(author=self.user, submission_token=token)):
+        User.objects.select_for_update(no_key=True).filter(pk=self.user.pk).values("pk").first()
+
+        def check_limits():
             self.policy.check_limits(self.user, self.draft())
+
         if self.is_edit:
+            check_limits()
             self.comment.edit(self.cleaned_data["body"], by=self.user)
             return self.comment, False
+        # A form sent again (the same token) is not counted again: post() answers it
+        # with the first comment before it runs the check.
         return Comment.objects.post(
             section=self.section,
             author=self.user,
             body=self.cleaned_data["body"],
             parent=self.parent_comment,
             passage=self.passage,
-            token=token,
+            token=self.cleaned_data.get("token"),
+            policy=self.policy,
+            check=check_limits,
         )
 
 
