@@ -104,18 +104,16 @@ class CommentForm(forms.Form):
         parent_id = self.cleaned_data["parent"]
         if parent_id is None:
             return None
-        parent = (
-            Comment.objects.visible_to(self.user)
-            .filter(pk=parent_id)
-            .select_related("author", "section__essay")
-            .first()
-        )
+        # Its section is the form's, or the reply is refused: not read again (its text
+        # and its essay's would be two joins and two wide rows more).
+        parent = Comment.objects.visible_to(self.user).filter(pk=parent_id).with_author().first()
         if parent is None:
             raise forms.ValidationError(
                 "The comment you are replying to does not exist or is no longer visible."
             )
         if parent.section_id != self.section.pk:
             raise forms.ValidationError("You can only reply to a comment on the same section.")
+        parent.section = self.section
         if (refusal := self.participation.to(Act.REPLY, parent)) and not self.participation.refusal:
             raise forms.ValidationError(refusal)
         self.parent_comment = parent
