@@ -40,6 +40,7 @@ def main():
     parser.add_argument("--posts", type=int, default=50)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--sql", action="store_true", help="print each query of one post")
+    parser.add_argument("--sql-width", type=int, default=200, help="characters of each")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     os.environ |= {
@@ -172,7 +173,7 @@ def profile(args):
             post()
         print(f"\nThe {len(queries)} queries of one post:")
         for number, (sql, ms) in enumerate(queries, 1):
-            print(f"{number:3}. {ms:5.2f} ms  {sql[:200]}")
+            print(f"{number:3}. {ms:5.2f} ms  {sql[: args.sql_width]}")
         print(f"     {sum(ms for _, ms in queries):5.2f} ms in all")
     if args.cprofile:
         profiler = cProfile.Profile()

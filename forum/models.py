@@ -295,6 +295,18 @@ class CommentQuerySet(models.QuerySet):
             removed += comment.moderate(by, "remove", reason)
         return removed, spared
 
+    def _count_reply(self, pk: int) -> "Comment | None":
+        """The comment `pk`, locked as ROW_LOCK locks and read, with one reply more in
+        its count: one UPDATE ... RETURNING (an UPDATE that changes no key takes the
+        FOR NO KEY UPDATE lock), rather than a SELECT FOR UPDATE and an UPDATE. None if
+        it is gone. The caller's transaction takes the count back with a refusal."""
+        table = connection.ops.quote_name(Comment._meta.db_table)
+        sql = (
+            f"UPDATE {table} SET reply_count = reply_count + 1 "  # noqa: S608 (names only)
+            "WHERE id = %s RETURNING *"
+        )
+        return next(iter(self.raw(sql, [pk])), None)
+
     @transaction.atomic
     def post(
         self, *, section, author, body, parent=None, passage=None, token=None, policy=None,
@@ -314,7 +326,8 @@ class CommentQuerySet(models.QuerySet):
         if parent is not None:
             # Lock the parent: its author cannot delete it, nor a moderator remove it,
             # while this reply is written. If it went a moment ago, the rules say so.
-            parent = self.select_for_update(**ROW_LOCK).filter(pk=parent.pk).first()
+            # Its reply count goes up in the same statement (a refusal rolls it back).
+            parent = self._count_reply(parent.pk)
             if parent is None:
                 raise Refused("The comment you replied to was deleted a moment ago.")
             if refusal := participation.to(Act.REPLY, parent):
@@ -345,11 +358,11 @@ class CommentQuerySet(models.QuerySet):
                 comment.save()
         except IntegrityError:
             # The same form arrived twice at the same moment; the other request won.
+            if parent is not None:  # and counted the reply
+                self.filter(pk=parent.pk).update(reply_count=F("reply_count") - 1)
             return self.get(author=author, submission_token=token), False
         comment.path = (parent.path if parent else "") + path_segment(comment.pk)
         Comment.update_search_vector(self.filter(pk=comment.pk), path=comment.path)
-        if parent is not None:
-            self.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
         if author.follow_own_comments:
             Subscription.objects.follow(author, thread=comment)
         if hold:
@@ -1579,13 +1592,7 @@ class NotificationQuerySet(models.QuerySet):
         ):
             return []
         Kind = Notification.Kind
-        reasons: dict[int, str] = {}
-        follows = Subscription.objects.filter(
-            Q(section=comment.section_id) | Q(thread__in=comment.ancestor_ids())
-        ).values_list("user_id", "thread_id")
-        for user_id, thread_id in follows:
-            if thread_id is not None or user_id not in reasons:
-                reasons[user_id] = Kind.THREAD if thread_id is not None else Kind.SECTION
+        parent_author = None
         if comment.parent_id:
             # The author of a deleted or hidden comment is no longer answered in public.
             if (parent := known.get("parent")) is not None:
@@ -1597,14 +1604,42 @@ class NotificationQuerySet(models.QuerySet):
                     .values_list("author_id", flat=True)
                     .first()
                 )
-            if parent_author:
-                reasons[parent_author] = Kind.REPLY
-        reasons.pop(comment.author_id, None)
-        if actor is not None:
-            reasons.pop(actor.pk, None)
+        # Who follows the section or a thread above it, and the parent's author: those
+        # of them who may be told and were not, each with whether they follow a thread
+        # (the closer reason), in one query.
+        follows = Subscription.objects.filter(
+            Q(section=comment.section_id) | Q(thread__in=comment.ancestor_ids())
+        )
+        candidates = follows.order_by().values("user")
+        if parent_author:
+            candidates = candidates.union(
+                User.objects.filter(pk=parent_author).order_by().values("pk"), all=True
+            )
         told = self.filter(comment=comment, kind__in=Notification.DISCUSSION).values("recipient")
-        recipients = _may_be_told(User.objects.filter(pk__in=reasons)).exclude(pk__in=told)
-        return self._create(comment, [(user, reasons[user.pk]) for user in recipients])
+        recipients = (
+            _may_be_told(User.objects.filter(pk__in=candidates))
+            .exclude(pk__in=[comment.author_id, actor.pk if actor else None])
+            .exclude(pk__in=told)
+            .annotate(
+                follows_thread=models.Exists(
+                    follows.filter(user=models.OuterRef("pk"), thread__isnull=False)
+                )
+            )
+        )
+        return self._create(
+            comment,
+            [
+                (
+                    user,
+                    Kind.REPLY
+                    if user.pk == parent_author
+                    else Kind.THREAD
+                    if user.follows_thread
+                    else Kind.SECTION,
+                )
+                for user in recipients
+            ],
+        )
 
     @transaction.atomic
     def comment_removed(self, comment, actor=None) -> list["Notification"]:
