@@ -215,6 +215,7 @@ class CommentForm(forms.Form):
             token=self.cleaned_data.get("token"),
             policy=self.policy,
             check=check_limits,
+            body_html=self.draft().body_html,  # rendered once, for the link limit
         )
 
 

@@ -310,13 +310,14 @@ class CommentQuerySet(models.QuerySet):
     @transaction.atomic
     def post(
         self, *, section, author, body, parent=None, passage=None, token=None, policy=None,
-        check=None,
+        check=None, body_html=None,
     ):  # fmt: skip
         """Store a new comment or reply. Returns (comment, created): a form sent twice
         with the same token gets the first comment back instead of a second one.
         Raises Refused when the rules say no at the moment of writing; `check`, the
         caller's own rules (the form's posting limits), runs then, once the comment is
-        known to be new. `policy`: the moderation policy, if the caller has read it."""
+        known to be new. `policy`: the moderation policy, if the caller has read it;
+        `body_html`: the body as the caller rendered it already (Comment.render)."""
         if token and (earlier := self.filter(author=author, submission_token=token).first()):
             return earlier, False
         if check is not None:
@@ -349,7 +350,10 @@ class CommentQuerySet(models.QuerySet):
             comment.quote_after, comment.quote_anchor = passage.after, passage.anchor
             if revision := section.current_revision:
                 comment.anchor_quote(revision)
-        comment.render()
+        if body_html is None:
+            comment.render()
+        else:
+            comment.body_html = body_html
         hold = (policy or ModerationPolicy.current()).reason_to_hold(author, comment)
         if hold:
             comment.status = Comment.Status.PENDING
