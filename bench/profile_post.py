@@ -204,7 +204,7 @@ def parts_of_a_post(args, post, record, queries):
         ("form: _write (transaction)", forum.forms.CommentForm, "_write"),
         ("  Comment.objects.post", forum.models.CommentQuerySet, "post"),
         ("    notifications", forum.models.NotificationQuerySet, "comment_published"),
-        ("    refresh_answered", forum.models.CommentQuerySet, "_refresh_answered"),
+        ("    refresh_answered", forum.models.CommentQuerySet, "refresh_answered_above"),
         ("    follow", forum.models.SubscriptionQuerySet, "follow"),
     ]
     spent = defaultdict(float)

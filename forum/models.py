@@ -198,11 +198,33 @@ class CommentQuerySet(models.QuerySet):
         a placeholder that is answered itself). Deepest first, so one pass is enough."""
         self._refresh_answered(list(self.order_by("-depth").values_list("pk", "depth")))
 
-    def refresh_answered_above(self, comment) -> None:
+    def refresh_answered_above(self, comment, created: bool = False) -> None:
         """refresh_answered() for the comment `comment` answers (its parent, known by
-        id): without the query for the depth, which only orders several."""
-        if comment.parent_id:
+        id): without the query for the depth, which only orders several.
+
+        A comment just `created` can only make its parent answered: if it is a visible
+        reply (published, or answered itself), one UPDATE sets the parent's `answered`
+        where it was not set (usually it was: nothing to change), and only a change goes
+        on to the ancestors as refresh_answered() would; if not, nothing changes."""
+        if not comment.parent_id:
+            return
+        if not created:
             self._refresh_answered([(comment.parent_id, comment.depth - 1)])
+            return
+        visible = comment.status == Comment.Status.PUBLISHED or (
+            comment.status in Comment.HIDDEN and comment.answered
+        )
+        if not visible:
+            return
+        if Comment.objects.filter(pk=comment.parent_id, answered=False).update(answered=True):
+            parent = (
+                Comment.objects.filter(pk=comment.parent_id)
+                .values_list("parent_id", "depth", "status")
+                .first()
+            )
+            # As in _refresh_answered: a placeholder that appears may change its parent.
+            if parent and parent[0] and parent[2] in Comment.HIDDEN:
+                self._refresh_answered([(parent[0], parent[1] - 1)])
 
     def _refresh_answered(self, pending: list[tuple[int, int]]) -> None:
         Status = Comment.Status
