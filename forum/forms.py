@@ -104,18 +104,16 @@ class CommentForm(forms.Form):
         parent_id = self.cleaned_data["parent"]
         if parent_id is None:
             return None
-        parent = (
-            Comment.objects.visible_to(self.user)
-            .filter(pk=parent_id)
-            .select_related("author", "section__essay")
-            .first()
-        )
+        # Its section is the form's, or the reply is refused: not read again (its text
+        # and its essay's would be two joins and two wide rows more).
+        parent = Comment.objects.visible_to(self.user).filter(pk=parent_id).with_author().first()
         if parent is None:
             raise forms.ValidationError(
                 "The comment you are replying to does not exist or is no longer visible."
             )
         if parent.section_id != self.section.pk:
             raise forms.ValidationError("You can only reply to a comment on the same section.")
+        parent.section = self.section
         if (refusal := self.participation.to(Act.REPLY, parent)) and not self.participation.refusal:
             raise forms.ValidationError(refusal)
         self.parent_comment = parent
@@ -197,20 +195,27 @@ class CommentForm(forms.Form):
         # cannot all slip under a limit (on SQLite, writers queue anyway). FOR NO KEY
         # UPDATE: others' notifications to this author (foreign keys to the row) must
         # not wait for it, or two authors answering each other would deadlock.
-        User.objects.select_for_update(no_key=True).filter(pk=self.user.pk).first()
-        token = self.cleaned_data.get("token")
-        if not (token and Comment.objects.filter(author=self.user, submission_token=token)):
+        User.objects.select_for_update(no_key=True).filter(pk=self.user.pk).values("pk").first()
+
+        def check_limits():
             self.policy.check_limits(self.user, self.draft())
+
         if self.is_edit:
+            check_limits()
             self.comment.edit(self.cleaned_data["body"], by=self.user)
             return self.comment, False
+        # A form sent again (the same token) is not counted again: post() answers it
+        # with the first comment before it runs the check.
         return Comment.objects.post(
             section=self.section,
             author=self.user,
             body=self.cleaned_data["body"],
             parent=self.parent_comment,
             passage=self.passage,
-            token=token,
+            token=self.cleaned_data.get("token"),
+            policy=self.policy,
+            check=check_limits,
+            body_html=self.draft().body_html,  # rendered once, for the link limit
         )
 
 

@@ -196,13 +196,43 @@ class CommentQuerySet(models.QuerySet):
         """Recompute `answered` for these comments and, as far as it changes, for their
         ancestors: whether a reply anyone can see hangs from each (a published one, or
         a placeholder that is answered itself). Deepest first, so one pass is enough."""
+        self._refresh_answered(list(self.order_by("-depth").values_list("pk", "depth")))
+
+    def refresh_answered_above(self, comment, created: bool = False) -> None:
+        """refresh_answered() for the comment `comment` answers (its parent, known by
+        id): without the query for the depth, which only orders several.
+
+        A comment just `created` can only make its parent answered: if it is a visible
+        reply (published, or answered itself), one UPDATE sets the parent's `answered`
+        where it was not set (usually it was: nothing to change), and only a change goes
+        on to the ancestors as refresh_answered() would; if not, nothing changes."""
+        if not comment.parent_id:
+            return
+        if not created:
+            self._refresh_answered([(comment.parent_id, comment.depth - 1)])
+            return
+        visible = comment.status == Comment.Status.PUBLISHED or (
+            comment.status in Comment.HIDDEN and comment.answered
+        )
+        if not visible:
+            return
+        if Comment.objects.filter(pk=comment.parent_id, answered=False).update(answered=True):
+            parent = (
+                Comment.objects.filter(pk=comment.parent_id)
+                .values_list("parent_id", "depth", "status")
+                .first()
+            )
+            # As in _refresh_answered: a placeholder that appears may change its parent.
+            if parent and parent[0] and parent[2] in Comment.HIDDEN:
+                self._refresh_answered([(parent[0], parent[1] - 1)])
+
+    def _refresh_answered(self, pending: list[tuple[int, int]]) -> None:
         Status = Comment.Status
         visible_reply = models.Exists(
             Comment.objects.filter(parent=models.OuterRef("pk")).filter(
                 Q(status=Status.PUBLISHED) | Q(status__in=Comment.HIDDEN, answered=True)
             )
         )
-        pending = list(self.order_by("-depth").values_list("pk", "depth"))
         seen = set()
         while pending:
             pending.sort(key=lambda row: -row[1])
@@ -345,19 +375,40 @@ class CommentQuerySet(models.QuerySet):
             removed += comment.moderate(by, "remove", reason)
         return removed, spared
 
+    def _count_reply(self, pk: int) -> "Comment | None":
+        """The comment `pk`, locked as ROW_LOCK locks and read, with one reply more in
+        its count: one UPDATE ... RETURNING (an UPDATE that changes no key takes the
+        FOR NO KEY UPDATE lock), rather than a SELECT FOR UPDATE and an UPDATE. None if
+        it is gone. The caller's transaction takes the count back with a refusal."""
+        table = connection.ops.quote_name(Comment._meta.db_table)
+        sql = (
+            f"UPDATE {table} SET reply_count = reply_count + 1 "  # noqa: S608 (names only)
+            "WHERE id = %s RETURNING *"
+        )
+        return next(iter(self.raw(sql, [pk])), None)
+
     @transaction.atomic
-    def post(self, *, section, author, body, parent=None, passage=None, token=None):
+    def post(
+        self, *, section, author, body, parent=None, passage=None, token=None, policy=None,
+        check=None, body_html=None,
+    ):  # fmt: skip
         """Store a new comment or reply. Returns (comment, created): a form sent twice
         with the same token gets the first comment back instead of a second one.
-        Raises Refused when the rules say no at the moment of writing."""
+        Raises Refused when the rules say no at the moment of writing; `check`, the
+        caller's own rules (the form's posting limits), runs then, once the comment is
+        known to be new. `policy`: the moderation policy, if the caller has read it;
+        `body_html`: the body as the caller rendered it already (Comment.render)."""
         if token and (earlier := self.filter(author=author, submission_token=token).first()):
             return earlier, False
+        if check is not None:
+            check()
         section.hold_text_steady()  # a revision saved meanwhile re-anchors this one too
         participation = Participation(author, section)
         if parent is not None:
             # Lock the parent: its author cannot delete it, nor a moderator remove it,
             # while this reply is written. If it went a moment ago, the rules say so.
-            parent = self.select_for_update(**ROW_LOCK).filter(pk=parent.pk).first()
+            # Its reply count goes up in the same statement (a refusal rolls it back).
+            parent = self._count_reply(parent.pk)
             if parent is None:
                 raise Refused("The comment you replied to was deleted a moment ago.")
             if refusal := participation.to(Act.REPLY, parent):
@@ -379,8 +430,11 @@ class CommentQuerySet(models.QuerySet):
             comment.quote_after, comment.quote_anchor = passage.after, passage.anchor
             if revision := section.current_revision:
                 comment.anchor_quote(revision)
-        comment.render()
-        hold = ModerationPolicy.current().reason_to_hold(author, comment)
+        if body_html is None:
+            comment.render()
+        else:
+            comment.body_html = body_html
+        hold = (policy or ModerationPolicy.current()).reason_to_hold(author, comment)
         if hold:
             comment.status = Comment.Status.PENDING
         try:
@@ -388,13 +442,14 @@ class CommentQuerySet(models.QuerySet):
                 comment.save()
         except IntegrityError:
             # The same form arrived twice at the same moment; the other request won.
+            if parent is not None:  # and counted the reply
+                self.filter(pk=parent.pk).update(reply_count=F("reply_count") - 1)
             return self.get(author=author, submission_token=token), False
         comment.path = (parent.path if parent else "") + path_segment(comment.pk)
         comment.fragment = comment.render_fragment()
-        self.filter(pk=comment.pk).update(path=comment.path, fragment=comment.fragment)
-        Comment.update_search_vector(self.filter(pk=comment.pk))
-        if parent is not None:
-            self.filter(pk=parent.pk).update(reply_count=F("reply_count") + 1)
+        Comment.update_search_vector(
+            self.filter(pk=comment.pk), path=comment.path, fragment=comment.fragment
+        )
         if author.follow_own_comments:
             Subscription.objects.follow(author, thread=comment)
         if hold:
@@ -707,10 +762,13 @@ class Comment(models.Model):
         return Participation(viewer, self.section).to(act, self)
 
     @staticmethod
-    def update_search_vector(queryset) -> None:
-        """Recompute the stored search text of these comments (PostgreSQL only)."""
+    def update_search_vector(queryset, **fields) -> None:
+        """Recompute the stored search text of these comments (PostgreSQL only), in the
+        same UPDATE as the other `fields` to set, if any."""
         if connection.vendor == "postgresql":
-            queryset.update(search_vector=SearchVector("body", config=SEARCH_CONFIG))
+            fields["search_vector"] = SearchVector("body", config=SEARCH_CONFIG)
+        if fields:
+            queryset.update(**fields)
 
     @transaction.atomic
     def edit(self, body: str, *, by) -> None:
@@ -1195,33 +1253,40 @@ class ModerationPolicy(models.Model):
         per_minute = self.new_comments_per_minute if new else self.comments_per_minute
         per_day = self.new_comments_per_day if new else self.comments_per_day
         now = timezone.now()
+        day, minute = timezone.timedelta(days=1), timezone.timedelta(minutes=1)
+        # The day's writes, newest first, in one query (the minute's are the newest of
+        # them). No more are needed than the larger limit; there are hardly more anyway,
+        # since writes past the day's limit are refused.
+        since = now - day
+        writes = list(
+            Comment.objects.filter(author=user, created_at__gte=since)
+            .order_by()
+            .values_list("created_at", flat=True)
+            .union(
+                CommentRevision.objects.filter(comment__author=user, replaced_at__gte=since)
+                .order_by()
+                .values_list("replaced_at", flat=True),
+                all=True,
+            )
+            .order_by("-created_at")[: max(per_day, per_minute)]
+        )
         for window, limit, message in (
             (
-                timezone.timedelta(days=1),
+                day,
                 per_day,
                 f"You have reached today's limit of {per_day} comments and edits; please "
                 "come back later.",
             ),
             (
-                timezone.timedelta(minutes=1),
+                minute,
                 per_minute,
                 "You are posting very quickly; please wait a minute and try again.",
             ),
         ):
-            since = now - window
-            writes = sorted(
-                [
-                    *Comment.objects.filter(author=user, created_at__gte=since).values_list(
-                        "created_at", flat=True
-                    )[:limit],
-                    *CommentRevision.objects.filter(
-                        comment__author=user, replaced_at__gte=since
-                    ).values_list("replaced_at", flat=True)[:limit],
-                ]
-            )
-            if len(writes) >= limit:
+            counted = [at for at in writes if at >= now - window]
+            if len(counted) >= limit:
                 # The oldest counted write leaves the window first.
-                wait = writes[-limit] + window - now
+                wait = counted[limit - 1] + window - now
                 raise Refused(message, retry_after=max(1, math.ceil(wait.total_seconds())))
 
     def reason_to_hold(self, user, comment) -> str:
@@ -1540,12 +1605,12 @@ class AuthorRecord:
 class SubscriptionQuerySet(models.QuerySet):
     def follow(self, user, *, section=None, thread=None) -> None:
         """Follow a section (every new comment) or a thread (every reply below a
-        comment). Following twice, even at the same moment, keeps one subscription."""
-        try:
-            with transaction.atomic():
-                self.get_or_create(user=user, section=section, thread=thread)
-        except IntegrityError:
-            pass  # a concurrent request created it
+        comment). Following twice, even at the same moment, keeps one subscription: one
+        INSERT that the unique constraints turn into nothing (ON CONFLICT DO NOTHING),
+        rather than a look-up, an insert and two savepoints."""
+        self.bulk_create(
+            [Subscription(user=user, section=section, thread=thread)], ignore_conflicts=True
+        )
 
     def unfollow(self, user, *, section=None, thread=None) -> None:
         self.filter(user=user, section=section, thread=thread).delete()
@@ -1632,7 +1697,7 @@ class NotificationQuerySet(models.QuerySet):
     def mark_read(self) -> int:
         return self.unread().update(read_at=timezone.now())
 
-    @transaction.atomic
+    @transaction.atomic(savepoint=False)
     def comment_published(self, comment, actor=None) -> list["Notification"]:
         """Tell the people who care that `comment` is now public: the author of the
         comment it answers, the followers of the threads above it and of its section.
@@ -1644,31 +1709,65 @@ class NotificationQuerySet(models.QuerySet):
         """
         if comment.status != Comment.Status.PUBLISHED or comment.author_id is None:
             return []
-        if Ban.objects.in_force().filter(user=comment.author_id).exists():
+        # The author and the parent as the caller read them, if it did (Comment.objects
+        # .post: the author it just let write, the parent it holds locked).
+        known = comment._state.fields_cache
+        author = known.get("author")
+        if (
+            author.is_suspended
+            if author
+            else Ban.objects.in_force().filter(user=comment.author_id).exists()
+        ):
             return []
         Kind = Notification.Kind
-        reasons: dict[int, str] = {}
-        follows = Subscription.objects.filter(
-            Q(section=comment.section_id) | Q(thread__in=comment.ancestor_ids())
-        ).values_list("user_id", "thread_id")
-        for user_id, thread_id in follows:
-            if thread_id is not None or user_id not in reasons:
-                reasons[user_id] = Kind.THREAD if thread_id is not None else Kind.SECTION
+        parent_author = None
         if comment.parent_id:
             # The author of a deleted or hidden comment is no longer answered in public.
-            parent_author = (
-                Comment.objects.filter(pk=comment.parent_id, status=Comment.Status.PUBLISHED)
-                .values_list("author_id", flat=True)
-                .first()
+            if (parent := known.get("parent")) is not None:
+                published = parent.status == Comment.Status.PUBLISHED
+                parent_author = parent.author_id if published else None
+            else:
+                parent_author = (
+                    Comment.objects.filter(pk=comment.parent_id, status=Comment.Status.PUBLISHED)
+                    .values_list("author_id", flat=True)
+                    .first()
+                )
+        # Who follows the section or a thread above it, and the parent's author: those
+        # of them who may be told and were not, each with whether they follow a thread
+        # (the closer reason), in one query.
+        follows = Subscription.objects.filter(
+            Q(section=comment.section_id) | Q(thread__in=comment.ancestor_ids())
+        )
+        candidates = follows.order_by().values("user")
+        if parent_author:
+            candidates = candidates.union(
+                User.objects.filter(pk=parent_author).order_by().values("pk"), all=True
             )
-            if parent_author:
-                reasons[parent_author] = Kind.REPLY
-        reasons.pop(comment.author_id, None)
-        if actor is not None:
-            reasons.pop(actor.pk, None)
         told = self.filter(comment=comment, kind__in=Notification.DISCUSSION).values("recipient")
-        recipients = _may_be_told(User.objects.filter(pk__in=reasons)).exclude(pk__in=told)
-        return self._create(comment, [(user, reasons[user.pk]) for user in recipients])
+        recipients = (
+            _may_be_told(User.objects.filter(pk__in=candidates))
+            .exclude(pk__in=[comment.author_id, actor.pk if actor else None])
+            .exclude(pk__in=told)
+            .annotate(
+                follows_thread=models.Exists(
+                    follows.filter(user=models.OuterRef("pk"), thread__isnull=False)
+                )
+            )
+        )
+        return self._create(
+            comment,
+            [
+                (
+                    user,
+                    Kind.REPLY
+                    if user.pk == parent_author
+                    else Kind.THREAD
+                    if user.follows_thread
+                    else Kind.SECTION,
+                )
+                for user in recipients
+            ],
+        )
 
     @transaction.atomic
     def comment_removed(self, comment, actor=None) -> list["Notification"]:

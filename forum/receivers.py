@@ -16,8 +16,7 @@ def comment_changed(sender, instance, **kwargs):
     """A comment saved or deleted: pages showing it are stale, and its parent may have
     gained or lost its last visible reply."""
     discussion_changed(instance.section_id)
-    if instance.parent_id:
-        Comment.objects.filter(pk=instance.parent_id).refresh_answered()
+    Comment.objects.refresh_answered_above(instance, created=kwargs.get("created", False))
 
 
 def vote_changed(sender, instance, **kwargs):

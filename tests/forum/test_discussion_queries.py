@@ -176,3 +176,47 @@ def test_a_members_votes_and_follows_on_a_long_page_are_theirs_and_this_sections
 
     assert [n for n, c in enumerate(comments) if pressed(c, "▲ Upvoted")] == [3, 41]
     assert [n for n, c in enumerate(comments) if pressed(c, "✓ Following")] == [3, 41]
+
+
+def test_posting_a_reply_costs_a_fixed_number_of_queries(
+    client, section, ann, ben, dan, post, django_assert_num_queries
+):
+    """Posting a reply (no htmx: a 302) decides who is told in the request, and costs
+    the same few queries however many people are told."""
+    from django.urls import reverse
+
+    from forum.models import Notification
+
+    followers = [make_member(f"reader{n}") for n in range(3)]
+    for reader in [dan, *followers]:
+        Subscription.objects.follow(reader, section=section)
+    parent = post(ben, "Ben's point.")
+    client.force_login(ann)
+    client.get("/")  # the member has been browsing: their session record exists
+    url = reverse("post_comment", args=[section.essay.slug, section.slug])
+    form = {"body": "Ann answers.", "parent": parent.pk, "token": uuid.uuid4()}
+
+    # The member; the section and essay; whether the member may write (one query); the
+    # parent, as the member sees it; the moderation policy (read once). In the form's
+    # transaction: the member's row lock; the token (sent before?); the day's writes
+    # (all the posting limits, one query). In post()'s: the parent's row lock with its
+    # reply count (one UPDATE); the comment (in a savepoint: a token sent twice at
+    # once), and the parent's `answered`, now true (two queries); its path and search
+    # text (one UPDATE); following its thread (one INSERT). Who is told: the followers and the
+    # parent's author who may be told, with their reasons (one query); one INSERT for
+    # all their notices. Here the transactions are savepoints (the test's own
+    # transaction is outside), 2 + 2 queries; PostgreSQL also share-locks the section's
+    # row against a new revision meanwhile.
+    with django_assert_num_queries(22 if connection.vendor == "sqlite" else 23):
+        response = client.post(url, form)
+
+    assert response.status_code == 302
+    reply = Comment.objects.get(body="Ann answers.")
+    told = dict(Notification.objects.filter(comment=reply).values_list("recipient", "kind"))
+    assert told == {
+        ben.pk: Notification.Kind.REPLY,
+        dan.pk: Notification.Kind.SECTION,
+        **{reader.pk: Notification.Kind.SECTION for reader in followers},
+    }
+    assert Subscription.objects.filter(user=ann, thread=reply).exists()
+    assert Comment.objects.get(pk=parent.pk).reply_count == 1
