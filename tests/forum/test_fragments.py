@@ -204,3 +204,17 @@ def test_a_discussion_without_fragments_stores_them_in_one_statement_on_first_vi
     assert first.count('<article class="comment') == 60
     assert second == first
     assert not Comment.objects.filter(fragment="").exists()
+
+
+def test_render_fragments_renders_every_fragment_again_for_a_new_time_zone(
+    client, section, ann, post, settings
+):
+    comment = post(ann, "Written at noon.")
+    settings.TIME_ZONE = "Asia/Tokyo"
+    out = StringIO()
+
+    call_command("render_fragments", stdout=out)
+
+    assert "Rendered 1 comment fragments." in out.getvalue()
+    assert "JST" in Comment.objects.get(pk=comment.pk).fragment
+    assert "JST" in client.get(section.get_absolute_url()).text
