@@ -10,7 +10,7 @@ Only canonical pages are kept, the URLs the site's own links produce (`?sort=top
 `?sort=top&after=<cursor>` with a cursor naming a thread the reader can see): junk in
 a query string is rendered but never stored, so nobody can fill the cache (and evict
 what else lives there) with copies.
-A copy is kept gzip-compressed, about a tenth of the HTML, and sent as it is to the
+A copy is kept gzip-compressed, about a seventh of the HTML, and sent as it is to the
 clients that accept gzip (every browser); others get it decompressed.
 
 A copy is kept under its URL with the version it was built for. Once a process has
