@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.cache import cache as security_cache
 from django.core.exceptions import PermissionDenied
@@ -278,9 +279,12 @@ class CommentQuerySet(models.QuerySet):
 
         diff = anchoring.Diff(previous.body_text, revision.body_text)
         spans = anchoring.paragraph_spans(paragraphs(revision.body_html), revision.body_text)
+        # Locked: an edit or an answer at the same moment waits, and is not overwritten
+        # with the fragment of what it replaced (nor this with a stale quote).
         comments = list(
             self.filter(section=section)
             .exclude(quote_text="")
+            .select_for_update(**ROW_LOCK)
             .select_related("revision", "addressed_in")
             .defer("body", "search_vector", "fragment")
         )
@@ -320,14 +324,19 @@ class CommentQuerySet(models.QuerySet):
             discussion_changed(section.pk)
         return len(moved)
 
+    @transaction.atomic
     def render_fragments(self) -> int:
         """Render and store these comments' fragments anew (forum.rendering.Fragments):
-        when what they link to moved (a section's or essay's slug). Returns how many."""
+        when what they link to moved (a section's slug or essay), or for
+        `manage.py render_fragments`. Each row is locked while it is rendered, so that
+        an edit at the same moment is not overwritten with what it replaced. Returns
+        how many."""
         from forum.rendering import Fragments  # here: it imports this module
 
         table = connection.ops.quote_name(Comment._meta.db_table)
         rows = (
-            self.select_related("section__essay", "revision", "addressed_in")
+            self.select_for_update(**ROW_LOCK)
+            .select_related("section__essay", "revision", "addressed_in")
             .defer("body", "search_vector", "fragment")
             .order_by("section_id", "pk")
         )
@@ -335,6 +344,7 @@ class CommentQuerySet(models.QuerySet):
         for comment in rows.iterator(chunk_size=500):
             if fragments is None or fragments.section.pk != comment.section_id:
                 fragments = Fragments(comment.section)
+                discussion_changed(comment.section_id)
             batch.append((comment.render_fragment(fragments), comment.pk))
             if len(batch) == 500:
                 done += self._store_fragments(table, batch)
@@ -342,25 +352,28 @@ class CommentQuerySet(models.QuerySet):
         return done + self._store_fragments(table, batch)
 
     @staticmethod
-    def _store_fragments(table: str, batch: list, *, only_missing: bool = False) -> int:
+    def _store_fragments(table: str, batch: list, *, unless_changed: bool = False) -> int:
         if batch:
-            missing = " AND fragment = ''" if only_missing else ""
+            # (fragment, id), or (fragment, id, the fragment it replaces) to store it only
+            # where that one is still there.
+            unchanged = " AND fragment = %s" if unless_changed else ""
             with connection.cursor() as cursor:
                 cursor.executemany(
-                    f"UPDATE {table} SET fragment = %s WHERE id = %s{missing}",  # noqa: S608
+                    f"UPDATE {table} SET fragment = %s WHERE id = %s{unchanged}",  # noqa: S608
                     batch,
                 )
         return len(batch)
 
-    def fill_fragments(self, rendered: list[tuple[str, int]]) -> None:
+    def fill_fragments(self, rendered: list[tuple[str, int, str]]) -> None:
         """Store the fragments a page had to render because none was stored yet (rows
-        made in bulk, or before fragments were kept): only where there is still none,
-        since a save meanwhile stored its own, newer one. A page is shown all the same
-        if this fails."""
+        made in bulk or before fragments were kept) or the one stored is of an earlier
+        format or time zone: (fragment, id, the fragment read). Only where the one read
+        is still there, since a save meanwhile stored its own, newer one. A page is shown
+        all the same if this fails."""
         table = connection.ops.quote_name(Comment._meta.db_table)
         try:
             with transaction.atomic():
-                self._store_fragments(table, rendered, only_missing=True)
+                self._store_fragments(table, rendered, unless_changed=True)
         except DatabaseError:
             logger.exception("Could not store %d comment fragments", len(rendered))
 
@@ -591,6 +604,9 @@ class Comment(models.Model):
     fragment = models.TextField(editable=False, blank=True, default="")
     FRAGMENT_SEP = "\x1f"  # between its chunks
     UNSTORABLE_FRAGMENT = "-"  # a chunk would hold the separator: rendered each time
+    # The markup's version: change it with the markup, and every fragment stored before
+    # is rendered again by the first page that shows it.
+    FRAGMENT_FORMAT = "1"
 
     objects = CommentQuerySet.as_manager()
 
@@ -668,6 +684,11 @@ class Comment(models.Model):
 
     def get_absolute_url(self):
         return reverse("comment", args=[self.pk])
+
+    @classmethod
+    def fragment_tag(cls) -> str:
+        """How a fragment of the current markup and time zone (its dates) begins."""
+        return f"{cls.FRAGMENT_FORMAT}/{settings.TIME_ZONE}{cls.FRAGMENT_SEP}"
 
     def render_fragment(self, fragments=None) -> str:
         from forum.rendering import Fragments  # here: it imports this module
@@ -846,9 +867,12 @@ class Comment(models.Model):
             )  # fmt: skip
         return resolved
 
+    @transaction.atomic
     def set_pinned(self, moderator, pinned: bool) -> None:
-        self.is_pinned = pinned
-        self.save(update_fields=["is_pinned", "updated_at"])
+        # Read again under a lock: the fragment is rendered from the row as it is now.
+        me = Comment.objects.select_for_update(**ROW_LOCK).get(pk=self.pk)
+        me.is_pinned = self.is_pinned = pinned
+        me.save(update_fields=["is_pinned", "updated_at"])
         action = ModerationLog.Action.PIN if pinned else ModerationLog.Action.UNPIN
         ModerationLog.record(moderator, action, comment=self)
 

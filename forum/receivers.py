@@ -101,10 +101,13 @@ def reanchor_comments(sender, section, previous, revision, **kwargs):
 @receiver(pre_save, sender=Section)
 @receiver(pre_save, sender=Essay)
 def note_new_slug(sender, instance, **kwargs):
-    """Stored comment fragments link to their section by its slugs and its essay's."""
+    """Stored comment fragments link to their section by its slug and its essay's: a
+    new slug, or a section moved to another essay, moves those links."""
+    same = {"slug": instance.slug}
+    if sender is Section:
+        same["essay_id"] = instance.essay_id
     instance._new_slug = (
-        instance.pk is not None
-        and sender.objects.filter(pk=instance.pk).exclude(slug=instance.slug).exists()
+        instance.pk is not None and sender.objects.filter(pk=instance.pk).exclude(**same).exists()
     )
 
 

@@ -124,9 +124,10 @@ class _Sample:
     score: int
 
 
-# A stored fragment is its chunks joined by SEP (never in escaped text, and refused in
-# the chunks all the same): chunk, label, chunk, author, chunk, time ago, chunk, edited
-# ago, chunk, folded note, chunk, "and N replies", chunk, actions, chunk, replies, chunk.
+# A stored fragment is a tag (Comment.fragment_tag: the markup's format, the time zone)
+# and its chunks, joined by SEP (never in escaped text, and refused in the chunks all
+# the same): chunk, label, chunk, author, chunk, time ago, chunk, edited ago, chunk,
+# folded note, chunk, "and N replies", chunk, actions, chunk, replies, chunk.
 SEP = Comment.FRAGMENT_SEP
 CHUNKS = 9
 # Stored instead when a chunk would hold SEP: rendered anew each time, never stored.
@@ -172,8 +173,14 @@ class Fragments:
 
     def stored(self, c) -> str:
         """What `Comment.fragment` holds for `c`."""
-        chunks = self.chunks(c)
-        return UNSTORABLE if any(SEP in chunk for chunk in chunks) else SEP.join(chunks)
+        return self.joined(self.chunks(c))
+
+    @staticmethod
+    def joined(chunks: list[str]) -> str:
+        """Chunks as stored: after the tag of the markup's format and time zone."""
+        if any(SEP in chunk for chunk in chunks):
+            return UNSTORABLE
+        return Comment.fragment_tag() + SEP.join(chunks)
 
     def chunks(self, c) -> list[str]:
         """The CHUNKS parts of a published comment's HTML around what differs."""
@@ -357,13 +364,14 @@ class CommentRenderer:
         self.now = timezone.now()
         self.tz = timezone.get_current_timezone()
         self.fragments = Fragments(section)
+        self.tag = Comment.fragment_tag()[:-1]  # a stored fragment's first chunk
         self.url = {name: _url_pattern(name) for name in URL_NAMES}
         # Per page: each author's name and link, each day's date, each kind of actions.
         self._authors: dict[int, tuple[str, str]] = {}
         self._days: dict = {}
         self._actions_made: dict[tuple, str] = {}
-        # Fragments rendered here because none was stored yet (Comment.fill_fragments).
-        self._unstored: list[tuple[str, int]] = []
+        # Fragments rendered here because none was stored (Comment.fill_fragments).
+        self._unstored: list[tuple[str, int, str]] = []
 
     def link(self, name: str, value) -> str:
         return self.url[name].format(value)
@@ -429,21 +437,24 @@ class CommentRenderer:
             self._emit_hidden(node, out)
             return
         chunks = c.fragment.split(SEP)
-        if len(chunks) != CHUNKS:
-            chunks = self.fragments.chunks(c)
-            if not c.fragment:
-                self._unstored.append((SEP.join(chunks), c.pk))
+        if len(chunks) != CHUNKS + 1 or chunks[0] != self.tag:
+            # None stored yet, or of an earlier format or time zone (then _rows read
+            # every field): made here, and stored unless it cannot be.
+            chunks = [EMPTY, *self.fragments.chunks(c)]
+            stored = self.fragments.joined(chunks[1:])
+            if stored != c.fragment:
+                self._unstored.append((stored, c.pk, c.fragment))
         label, author = self._author_parts(c.author)
         below = node.below
-        out += (
-            chunks[0], label, chunks[1], author, chunks[2], self._ago(c.created_at),
-            chunks[3], self._ago(c.edited_at) if c.edited_at else "",
-            chunks[4], self._folded(below) if below else "",
-            chunks[5], f" and {self._count(below)}" if below else "",
-            chunks[6], self._actions(node), chunks[7],
+        out += (  # chunks[0] is the tag
+            chunks[1], label, chunks[2], author, chunks[3], self._ago(c.created_at),
+            chunks[4], self._ago(c.edited_at) if c.edited_at else "",
+            chunks[5], self._folded(below) if below else "",
+            chunks[6], f" and {self._count(below)}" if below else "",
+            chunks[7], self._actions(node), chunks[8],
         )  # fmt: skip
         self._emit_below(node, out)
-        out.append(chunks[8])
+        out.append(chunks[9])
 
     def _emit_hidden(self, node: Node, out: list[str]) -> None:
         """A comment that is not published: a placeholder, or what its author and the

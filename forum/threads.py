@@ -382,7 +382,6 @@ IN_FRAGMENT = (
     *("body_html", "quote_text", "quote_before", "quote_after", "quote_anchor"),
     *("anchor_text", "moderation_reason", "editor_note"),
 )
-_STORED = Q(status=Comment.Status.PUBLISHED) & ~Q(fragment__in=["", Comment.UNSTORABLE_FRAGMENT])
 
 
 def _rows(queryset, user, *, max_depth: int, page: bool = False) -> list[PageComment]:
@@ -402,8 +401,10 @@ def _rows(queryset, user, *, max_depth: int, page: bool = False) -> list[PageCom
         # wide rows are then read by id and put in path order here (sorting them in the
         # database cost more than the rest of the query).
         blank = Value("", output_field=TextField())
+        # As CommentRenderer._emit decides: published, with a fragment of today's format.
+        stored = Q(status=Comment.Status.PUBLISHED, fragment__startswith=Comment.fragment_tag())
         fields = [
-            Case(When(_STORED, then=blank), default=F(name), output_field=TextField())
+            Case(When(stored, then=blank), default=F(name), output_field=TextField())
             if name in IN_FRAGMENT
             else name
             for name in fields

@@ -83,7 +83,7 @@ def test_a_page_from_stored_fragments_is_the_page_rendered_from_scratch(
         client.force_login(request.getfixturevalue(viewer))
     stored = page(client, varied)
     assert all(
-        fragment.count(SEP) == 8 for fragment in Comment.objects.values_list("fragment", flat=True)
+        fragment.count(SEP) == 9 for fragment in Comment.objects.values_list("fragment", flat=True)
     )
 
     Comment.objects.update(fragment="")
@@ -113,10 +113,10 @@ def test_a_fragment_stored_meanwhile_is_not_overwritten_by_a_page_rendered_befor
     section, ann, post
 ):
     comment = post(ann, "Before.")
-    rendered_before = comment.fragment
+    read_by_a_page = comment.fragment
     comment.edit("After.", by=ann)
 
-    Comment.objects.fill_fragments([(rendered_before, comment.pk)])
+    Comment.objects.fill_fragments([("<p>Rendered from Before.</p>", comment.pk, read_by_a_page)])
 
     assert "After." in Comment.objects.get(pk=comment.pk).fragment
 
@@ -168,7 +168,7 @@ def test_a_reworded_quote_links_to_what_changed_up_to_the_newest_revision(
 
     assert reverse("section_diff", args=[section.essay.slug, section.slug, 1, 3]) in html
     assert reverse("section_diff", args=[section.essay.slug, section.slug, 1, 2]) not in html
-    assert Comment.objects.get(pk=comment.pk).fragment.count(SEP) == 8
+    assert Comment.objects.get(pk=comment.pk).fragment.count(SEP) == 9
 
 
 def test_text_holding_the_separator_is_shown_rendered_anew_each_time(client, section, ann, post):
@@ -218,3 +218,47 @@ def test_render_fragments_renders_every_fragment_again_for_a_new_time_zone(
     assert "Rendered 1 comment fragments." in out.getvalue()
     assert "JST" in Comment.objects.get(pk=comment.pk).fragment
     assert "JST" in client.get(section.get_absolute_url()).text
+
+
+def test_a_fragment_of_an_earlier_format_or_time_zone_is_rendered_again_when_shown(
+    client, section, ann, post, settings
+):
+    comment = post(ann, "Written at noon.")
+    old_format = comment.fragment.partition(SEP)[2]  # as stored before the tag existed
+    Comment.objects.filter(pk=comment.pk).update(fragment=old_format)
+
+    assert "Written at noon." in client.get(section.get_absolute_url()).text
+    assert Comment.objects.get(pk=comment.pk).fragment == comment.fragment
+
+    settings.TIME_ZONE = "Asia/Tokyo"
+    assert "JST" in client.get(section.get_absolute_url()).text
+    assert "JST" in Comment.objects.get(pk=comment.pk).fragment
+
+
+def test_a_separator_in_an_editors_note_never_blanks_a_comment_filled_by_a_page(
+    client, section, ann, editor, post
+):
+    comment = post(ann, "Please reword this.")
+    comment.decline(editor, f"It{SEP}stays.")
+    Comment.objects.filter(pk=comment.pk).update(fragment="")
+
+    first = client.get(section.get_absolute_url()).text
+    second = client.get(section.get_absolute_url()).text
+
+    assert Comment.objects.get(pk=comment.pk).fragment == UNSTORABLE
+    for html in (first, second):
+        assert "Please reword this." in html
+        assert f"It{SEP}stays." in html
+
+
+def test_a_section_moved_to_another_essay_moves_the_links_in_stored_fragments(client, section, ann):
+    from essays.models import Essay
+
+    client.force_login(ann)
+    comment = respond(client, section)
+    other = Essay.objects.create(title="Another essay", slug="another", is_published=True)
+    section.refresh_from_db()
+    section.essay = other
+    section.save()
+
+    assert "/essays/another/the-deepseek-moment/#p-" in Comment.objects.get(pk=comment.pk).fragment

@@ -1,8 +1,9 @@
 """Render every comment's stored fragment again (forum.rendering.Fragments).
 
-Fragments follow every change made through the models. Run this after what they cannot
-see: a new TIME_ZONE (the dates in them) or comments changed with SQL; until then, pages
-show what the fragments held.
+Fragments follow every change made through the models, and a page renders again any it
+shows that is of an earlier markup or time zone. Run this after changing comments with
+SQL (pages show what the fragments held until then), or after an upgrade or a new
+TIME_ZONE, so that no reader's page has to render them first.
 """
 
 from django.core.management.base import BaseCommand
