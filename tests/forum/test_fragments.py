@@ -5,13 +5,16 @@ stored fragments is the page built from scratch, for every kind of comment and v
 and every change they could see renders the fragment again."""
 
 import re
+import threading
 import uuid
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.urls import reverse
 
+from essays.models import Section
 from forum.models import Comment, Vote
 from forum.rendering import SEP, UNSTORABLE
 from tests.conftest import make_member
@@ -262,3 +265,58 @@ def test_a_section_moved_to_another_essay_moves_the_links_in_stored_fragments(cl
     section.save()
 
     assert "/essays/another/the-deepseek-moment/#p-" in Comment.objects.get(pk=comment.pk).fragment
+
+
+def test_pinning_renders_the_fragment_from_the_comment_as_it_is_now(section, ann, mo, post):
+    comment = post(ann, "First words.")
+    loaded_by_the_admin = Comment.objects.get(pk=comment.pk)
+    comment.edit("Edited meanwhile.", by=ann)
+
+    loaded_by_the_admin.set_pinned(mo, True)
+
+    fragment = Comment.objects.get(pk=comment.pk).fragment
+    assert "Edited meanwhile." in fragment
+    assert "Pinned" in fragment
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency is tested on PostgreSQL (CI runs it there)")
+
+
+def test_an_edit_during_a_revision_is_not_overwritten_by_its_reanchoring(
+    postgres_only, transactional_db, client, section, editor
+):
+    ann = make_member("ann")
+    client.force_login(ann)
+    comment = respond(client, section, quote="the compute cost", body="First words.")
+    read = threading.Event()
+
+    def revise():
+        def signal(execute, sql, params, many, context):
+            result = execute(sql, params, many, context)
+            if sql.startswith("SELECT") and '"quote_text"' in sql:
+                read.set()  # the revision has read the quoting comments
+            return result
+
+        try:
+            with connection.execute_wrapper(signal):
+                fresh = Section.objects.get(pk=section.pk)
+                fresh.revise(fresh.body_markdown.replace("the compute cost", "the cost", 1))
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # Ann's edit holds her comment's row
+        Comment.objects.select_for_update(no_key=True).get(pk=comment.pk)
+        revision = threading.Thread(target=revise)
+        revision.start()
+        # Without the lock the revision reads the comment at once; with it, it waits.
+        read.wait(timeout=3)
+        comment.edit("Edited meanwhile.", by=ann)
+    revision.join()
+
+    stored = Comment.objects.get(pk=comment.pk)
+    assert stored.anchor_state in {"changed", "review"}  # reworded: its fragment rewritten
+    assert "Edited meanwhile." in stored.fragment
+    assert "First words." not in stored.fragment
