@@ -18,18 +18,16 @@ import os
 import pstats
 import re
 import secrets
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from profiling import ROOT, SECTION, load_site_and_thread, own_database
+
 ESSAY = "open-source-meets-open-weights"
-SECTION = "the-deepseek-moment"
 
 
 def main():
@@ -57,57 +55,27 @@ def main():
     }
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import psycopg
     import redis
 
     redis.Redis.from_url(args.redis).flushdb()
-    with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.database}"')
     try:
-        profile(args)
+        with own_database(args.postgres, args.database, keep=args.keep):
+            profile(args)
     finally:
-        from django.db import connections
-
-        connections.close_all()
         redis.Redis.from_url(args.redis).flushdb()
-        if not args.keep:
-            with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
 def profile(args):
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
     from accounts.models import User
     from forum.models import Comment, ModerationPolicy, Notification
-    from tests.conftest import make_member
 
-    quiet = {"verbosity": 0}
-    call_command("migrate", "--no-input", **quiet)
-    call_command("collectstatic", "--no-input", **quiet)
-    call_command("load_default_essays", **quiet)
-    gen = ROOT.parent / "shared" / "bench-peers" / "lib" / "gen_thread.py"
-    gen = Path(os.environ.get("BENCH_PEERS", gen.parent.parent)) / "lib" / "gen_thread.py"
-    with tempfile.TemporaryDirectory() as folder:
-        if gen.exists():
-            thread = Path(folder) / "thread.json"
-            made = subprocess.run(
-                [shutil.which("python3"), gen, "--n", "1000", "--seed", "1"],
-                capture_output=True,
-                check=True,
-            )
-            thread.write_bytes(made.stdout)
-            seed = ["--thread", str(thread)]
-        else:
-            seed = ["--comments", "1000", "--top-level", "147", "--max-depth", "8"]
-        call_command("seed_discussion", "--section", SECTION, *seed, stdout=open(os.devnull, "w"))  # noqa: SIM115
-    make_member("bencher")
+    load_site_and_thread()
     # As bench/compare.py: posting limits are for people; the benchmark posts quickly.
     policy = ModerationPolicy.current()
     policy.comments_per_minute = policy.new_comments_per_minute = 10**6

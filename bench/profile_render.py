@@ -17,18 +17,14 @@ import cProfile
 import os
 import pstats
 import secrets
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SECTION = "the-deepseek-moment"
+from profiling import ROOT, SECTION, load_site_and_thread, own_database
 
 
 def main():
@@ -53,27 +49,15 @@ def main():
     }
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import psycopg
 
-    with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.database}"')
-    try:
+    with own_database(args.postgres, args.database, keep=args.keep):
         profile(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
 
 
 def profile(args):
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
@@ -82,28 +66,8 @@ def profile(args):
     import forum.views
     from accounts.models import User
     from forum.rendering import CommentRenderer
-    from tests.conftest import make_member
 
-    quiet = {"verbosity": 0}
-    call_command("migrate", "--no-input", **quiet)
-    call_command("collectstatic", "--no-input", **quiet)
-    call_command("load_default_essays", **quiet)
-    gen = ROOT.parent / "shared" / "bench-peers" / "lib" / "gen_thread.py"
-    gen = Path(os.environ.get("BENCH_PEERS", gen.parent.parent)) / "lib" / "gen_thread.py"
-    with tempfile.TemporaryDirectory() as folder:
-        if gen.exists():
-            thread = Path(folder) / "thread.json"
-            made = subprocess.run(
-                [shutil.which("python3"), gen, "--n", "1000", "--seed", "1"],
-                capture_output=True,
-                check=True,
-            )
-            thread.write_bytes(made.stdout)
-            seed = ["--thread", str(thread)]
-        else:
-            seed = ["--comments", "1000", "--top-level", "147", "--max-depth", "8"]
-        call_command("seed_discussion", "--section", SECTION, *seed, stdout=open(os.devnull, "w"))  # noqa: SIM115
-    make_member("bencher")
+    load_site_and_thread()
     path = f"/essays/open-source-meets-open-weights/{SECTION}/"
 
     spent = defaultdict(float)
