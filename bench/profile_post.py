@@ -14,18 +14,15 @@ Usage: .venv/bin/python bench/profile_post.py [--postgres URL] [--redis URL] [--
 
 import argparse
 import cProfile
-import os
 import pstats
 import re
-import secrets
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from profiling import ROOT, SECTION, load_site_and_thread, own_database
+from profiling import SECTION, load_site_and_thread, own_database, use_production_settings
 
 ESSAY = "open-source-meets-open-weights"
 
@@ -41,20 +38,7 @@ def main():
     parser.add_argument("--sql-width", type=int, default=200, help="characters of each")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    os.environ |= {
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": f"{args.postgres}/{args.database}",
-        "CACHE_URL": args.redis,
-        "ALLOWED_HOSTS": "testserver",
-        "COMMENTS_PAGE_SIZE": "1000",
-        "COMMENTS_THREAD_MAX": "1000",
-        "COMMENTS_DISPLAY_DEPTH": "10",
-        "LOG_LEVEL": "ERROR",
-    }
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    use_production_settings(f"{args.postgres}/{args.database}", CACHE_URL=args.redis)
     import redis
 
     redis.Redis.from_url(args.redis).flushdb()

@@ -14,17 +14,14 @@ Usage: .venv/bin/python bench/profile_render.py [--postgres URL] [--renders 7] [
 
 import argparse
 import cProfile
-import os
 import pstats
-import secrets
 import statistics
-import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
-from profiling import ROOT, SECTION, load_site_and_thread, own_database
+from profiling import SECTION, load_site_and_thread, own_database, use_production_settings
 
 
 def main():
@@ -35,20 +32,7 @@ def main():
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    os.environ |= {
-        "DEBUG": "false",
-        "HTTPS": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": f"{args.postgres}/{args.database}",
-        "ALLOWED_HOSTS": "testserver",
-        "READER_CACHE": "false",
-        "COMMENTS_PAGE_SIZE": "1000",
-        "COMMENTS_THREAD_MAX": "1000",
-        "COMMENTS_DISPLAY_DEPTH": "10",
-        "LOG_LEVEL": "ERROR",
-    }
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    use_production_settings(f"{args.postgres}/{args.database}", READER_CACHE="false")
 
     with own_database(args.postgres, args.database, keep=args.keep):
         profile(args)

@@ -60,3 +60,25 @@ def load_site_and_thread() -> None:
         with open(os.devnull, "w") as quietly:
             call_command("seed_discussion", "--section", SECTION, *seed, stdout=quietly)
     make_member("bencher")
+
+
+def use_production_settings(database_url: str, **more: str) -> None:
+    """Production settings (DEBUG off), all 1,000 comments on one page, for Django set
+    up after this; `more` adds settings (CACHE_URL, READER_CACHE)."""
+    import secrets
+    import sys
+
+    os.environ |= {
+        "DEBUG": "false",
+        "HTTPS": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": database_url,
+        "ALLOWED_HOSTS": "testserver",
+        "COMMENTS_PAGE_SIZE": "1000",
+        "COMMENTS_THREAD_MAX": "1000",
+        "COMMENTS_DISPLAY_DEPTH": "10",
+        "LOG_LEVEL": "ERROR",
+        **more,
+    }
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
