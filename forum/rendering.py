@@ -80,6 +80,15 @@ HIDDEN_AUTHORS = {
 }
 
 
+# Our own signs, written as character references: a page of ASCII comments then stays
+# one byte a character in Python. One "△" on each of a member's thousand comments made
+# the whole string of them two bytes a character, and joining and encoding it cost
+# about a tenth of the page's time.
+UPVOTE = SafeString("&#9651; Upvote")  # △
+UPVOTED = SafeString("&#9650; Upvoted")  # ▲
+FOLLOWING = SafeString("&#10003; Following")  # ✓
+ELLIPSIS = SafeString("&#8230;")  # …
+
 _paragraph_start = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">')
 
 
@@ -251,9 +260,9 @@ class Fragments:
         state = c.anchor_state or AnchorState.ANCHORED
         passage = h(
             "{}<mark>{}</mark>{}",
-            f"…{c.quote_before}" if c.quote_before else "",
+            h("{}{}", ELLIPSIS, c.quote_before) if c.quote_before else "",
             c.quote_text,
-            f"{c.quote_after}…" if c.quote_after else "",
+            h("{}{}", c.quote_after, ELLIPSIS) if c.quote_after else "",
         )
         number = c.revision_number
         if state == AnchorState.ANCHORED:
@@ -369,7 +378,7 @@ class CommentRenderer:
         # Per page: each author's name and link, each day's date, each kind of actions.
         self._authors: dict[int, tuple[str, str]] = {}
         self._days: dict = {}
-        self._actions_made: dict[tuple, str] = {}
+        self._actions_made: dict[tuple, list[str]] = {}
         # Fragments rendered here because none was stored (Comment.fill_fragments).
         self._unstored: list[tuple[str, int, str]] = []
 
@@ -515,7 +524,7 @@ class CommentRenderer:
         button = EMPTY
         if Act.VOTE in node.may:
             action = self.link("unvote" if node.voted else "vote", c.pk)
-            pressed, label = ("true", "▲ Upvoted") if node.voted else ("false", "△ Upvote")
+            pressed, label = ("true", UPVOTED) if node.voted else ("false", UPVOTE)
             button = h(
                 '<form method="post" action="{0}" data-hx-post="{0}" data-hx-target="#c-{1}-vote" '
                 'data-hx-swap="outerHTML">{2}<button class="link-button" type="submit" '
@@ -531,7 +540,7 @@ class CommentRenderer:
         """Follow every reply below a comment, or stop."""
         action = self.link("follow_thread", node.comment.pk)
         if node.following:
-            value, pressed, label = "0", "true", "✓ Following"
+            value, pressed, label = "0", "true", FOLLOWING
             title = "You are told about every reply below this comment. Press to stop."
         else:
             value, pressed, label = "1", "false", "Follow"
@@ -674,18 +683,18 @@ class CommentRenderer:
         the id (as _url_pattern does for URLs), then filled in per comment."""
         c = node.comment
         kind = (c.status, c.score, node.may, node.voted, node.following)
-        made = self._actions_made.get(kind)
-        if made is None:
+        around = self._actions_made.get(kind)
+        if around is None:
             sample = Node(
                 comment=_Sample(MARKER, c.status, c.score),
                 may=node.may,
                 voted=node.voted,
                 following=node.following,
             )
-            html = self._actions_html(sample)
-            braces = html.replace("{", "{{").replace("}", "}}")
-            made = self._actions_made[kind] = braces.replace(str(MARKER), "{0}")
-        return SafeString(made.format(c.pk))  # made by h(), and an integer
+            # The pieces around each place the id goes (joining them is far cheaper
+            # than str.format() parsing a kilobyte of a member's forms per comment).
+            around = self._actions_made[kind] = self._actions_html(sample).split(str(MARKER))
+        return SafeString(str(c.pk).join(around))  # made by h(), and an integer
 
     def _actions_html(self, node: Node) -> SafeString:
         c = node.comment
@@ -737,7 +746,8 @@ class CommentRenderer:
             more = h(" ({})", self._count(node.continued)) if node.continued else EMPTY
             parts.append(
                 h(
-                    '<p class="comment__continue"><a href="{}">Continue this thread{} →</a></p>',
+                    '<p class="comment__continue"><a href="{}">Continue this thread{} &#8594;'
+                    "</a></p>",
                     self.link("thread", c.pk),
                     more,
                 )
@@ -745,7 +755,7 @@ class CommentRenderer:
         if node.more_after:
             parts.append(
                 h(
-                    '<p class="comment__continue"><a href="{}?after={}">More of this thread →'
+                    '<p class="comment__continue"><a href="{}?after={}">More of this thread &#8594;'
                     "</a></p>",
                     self.link("thread", c.root_id or c.pk),
                     node.more_after,

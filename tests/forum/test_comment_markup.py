@@ -165,13 +165,13 @@ def test_folds_and_continue_links_say_how_many_comments_they_lead_to(
     html = client.get(section.get_absolute_url()).text
 
     # Shown: levels 0-2 and the one beside; levels 3-5 continue below level 2.
-    assert "Continue this thread (3 replies) →" in html
+    assert "Continue this thread (3 replies) &#8594;" in html
     assert re.search(rf'id="c-{top.pk}-meta">.*?>6 replies folded<', html)
     assert re.search(rf'id="c-{chain[1].pk}-meta">.*?>4 replies folded<', html)
     assert "Fold or unfold this comment and 6 replies" in html
 
     thread = client.get(reverse("thread", args=[chain[2].pk])).text
-    assert "Continue this thread (1 reply) →" in thread  # level 5, below level 4
+    assert "Continue this thread (1 reply) &#8594;" in thread  # level 5, below level 4
 
 
 def test_counting_what_continues_costs_one_query_however_many_continue(
@@ -190,7 +190,7 @@ def test_counting_what_continues_costs_one_query_however_many_continue(
         html = client.get(section.get_absolute_url()).text
 
     assert html.count("Continue this thread (") == 5
-    assert "Continue this thread (6 replies) →" in html
+    assert "Continue this thread (6 replies) &#8594;" in html
 
 
 def test_no_template_or_script_writes_a_bare_hx_attribute(settings):

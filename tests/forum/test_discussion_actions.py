@@ -174,7 +174,7 @@ def test_nobody_votes_on_their_own_comment(client, ann, post):
 
     assert response.status_code == 403
     assert Comment.objects.get().score == 0
-    assert "△ Upvote" not in client.get(comment.section.get_absolute_url()).text
+    assert "Upvote" not in client.get(comment.section.get_absolute_url()).text
 
 
 def test_an_unverified_member_cannot_vote(client, ann, cal, post):

@@ -174,8 +174,8 @@ def test_a_members_votes_and_follows_on_a_long_page_are_theirs_and_this_sections
         article = html[html.index(f'id="c-{comment.pk}"') :]
         return label in article[: article.index("</article>")]
 
-    assert [n for n, c in enumerate(comments) if pressed(c, "▲ Upvoted")] == [3, 41]
-    assert [n for n, c in enumerate(comments) if pressed(c, "✓ Following")] == [3, 41]
+    assert [n for n, c in enumerate(comments) if pressed(c, "&#9650; Upvoted")] == [3, 41]
+    assert [n for n, c in enumerate(comments) if pressed(c, "&#10003; Following")] == [3, 41]
 
 
 def test_posting_a_reply_costs_a_fixed_number_of_queries(

@@ -320,3 +320,18 @@ def test_an_edit_during_a_revision_is_not_overwritten_by_its_reanchoring(
     assert stored.anchor_state in {"changed", "review"}  # reworded: its fragment rewritten
     assert "Edited meanwhile." in stored.fragment
     assert "First words." not in stored.fragment
+
+
+@pytest.mark.parametrize("viewer", [None, "ann", "mo"])
+def test_a_page_of_ascii_comments_is_ascii(client, varied, viewer, request):
+    """Our own signs (the vote and follow buttons, ellipses around a quote, "continue"
+    arrows) are character references: one "△" per comment made the whole string of a
+    member's thousand comments two bytes a character, slower to join and encode."""
+    if viewer:
+        client.force_login(request.getfixturevalue(viewer))
+    html = page(client, varied)
+    comments = html[html.index('<li class="thread">') : html.rindex("</li>")]
+    if viewer == "ann":  # she voted for a comment and follows it
+        assert "&#9650; Upvoted" in comments
+        assert "&#10003; Following" in comments
+    assert comments.isascii(), sorted({c for c in comments if not c.isascii()})
