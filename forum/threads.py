@@ -282,9 +282,11 @@ def section_discussion(
     on the page (a page of them at most; they keep their place on later pages too)."""
     sort = sort if sort in Comment.SORTS else "oldest"
     top_level = visible_threads(section, user)
-    total = top_level.count()
-    # A discussion not yet started has no page to look for (one query fewer).
-    page = thread_page(top_level, sort, after=after, before=before) if total else ThreadPage([])
+    page = thread_page(top_level, sort, after=after, before=before)
+    # A page with no neighbour holds every thread: they need no counting (one query
+    # fewer for most discussions, which fit on one page).
+    whole = not (page.has_next or page.has_previous)
+    total = len(page.ids) if whole else top_level.count()
     root_ids = page.ids
     if total and _paragraph_anchor.fullmatch(passage):
         quoting = list(

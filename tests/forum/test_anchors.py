@@ -207,10 +207,10 @@ def test_a_page_full_of_reworded_quotes_costs_no_query_more(
         comment.anchor_text, comment.revision = "comparable performance", first
         comment.save(update_fields=["quote_text", "anchor_state", "anchor_text", "revision"])
 
-    # The five of a reader's page (test_discussion_queries.py): the links to the diff
+    # The four of a reader's page (test_discussion_queries.py): the links to the diff
     # were rendered into each comment's stored fragment when its quote was saved.
     url = section.get_absolute_url()
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         response = client.get(url)
 
     assert len(re.findall(r"data-anchor-state=", response.text)) == size

@@ -38,22 +38,38 @@ def shown(html):
 
 
 @pytest.mark.parametrize("size", [12, 400])
-def test_an_anonymous_readers_section_page_costs_five_queries(
+def test_an_anonymous_readers_section_page_costs_four_queries(
     client, section, settings, size, django_assert_num_queries
 ):
     settings.COMMENTS_PAGE_SIZE = 1000
     seed(section, size)
 
-    # The section and essay; the number of top-level comments; that page of them;
-    # every visible comment of those threads, in order, with authors; the outline.
-    with django_assert_num_queries(5):
+    # The section and essay; the page of top-level comments (all of them: none to
+    # count); every visible comment of those threads, in order, with authors; the outline.
+    with django_assert_num_queries(4):
         response = client.get(section.get_absolute_url())
 
     assert shown(response.text) == size
+    assert re.search(rf">{size // 7} threads?<", response.text)
+
+
+def test_a_page_that_does_not_hold_every_thread_counts_them_in_one_query_more(
+    client, section, settings, django_assert_num_queries
+):
+    settings.COMMENTS_PAGE_SIZE = 10
+    seed(section, 400)  # 57 threads
+
+    with django_assert_num_queries(5):
+        first = client.get(section.get_absolute_url())
+    assert "57 threads" in first.text
+    later = re.search(r'href="(\?sort=oldest&amp;after=[0-9.]+)#threads"', first.text)[1]
+    with django_assert_num_queries(5):
+        second = client.get(section.get_absolute_url() + later.replace("&amp;", "&"))
+    assert "57 threads" in second.text
 
 
 @pytest.mark.parametrize("size", [12, 400])
-def test_a_members_section_page_costs_ten_queries(
+def test_a_members_section_page_costs_nine_queries(
     client, section, ann, settings, size, django_assert_num_queries
 ):
     settings.COMMENTS_PAGE_SIZE = 1000
@@ -62,10 +78,10 @@ def test_a_members_section_page_costs_ten_queries(
     client.get("/")  # the member has been browsing: their session record exists
 
     # The member (the session itself comes from the cache); the section and essay; the
-    # top-level count; that page; the threads; whether the member may write (verified,
+    # page of top-level comments (all of them); the threads; whether the member may write (verified,
     # not suspended: one query); the member's votes among them; what the member follows
     # (the section, threads among them); the outline; the unread count on the bell.
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         response = client.get(section.get_absolute_url())
 
     assert shown(response.text) == size

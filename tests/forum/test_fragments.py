@@ -198,10 +198,10 @@ def test_a_discussion_without_fragments_stores_them_in_one_statement_on_first_vi
     Comment.objects.update(fragment="")  # rows copied in SQL, as bench/huge.py does
     url = section.get_absolute_url()
 
-    # A reader's five (test_discussion_queries.py), and the fill in a savepoint.
-    with django_assert_num_queries(8):
+    # A reader's four (test_discussion_queries.py), and the fill in a savepoint.
+    with django_assert_num_queries(7):
         first = client.get(url).text
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         second = client.get(url).text
 
     assert first.count('<article class="comment') == 60
