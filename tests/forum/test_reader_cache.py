@@ -3,6 +3,7 @@
 import gzip
 import re
 
+import brotli
 import pytest
 
 from essays.versions import cache  # the page cache (the default one holds security state)
@@ -24,8 +25,8 @@ def two_pages(section, ann, ben, post):
 
 
 def cached_pages():
-    # LocMemCache keys carry a prefix; the page copies are "page:<URL's hash>".
-    return [key for key in cache._cache if "page:" in key]
+    # LocMemCache keys carry a prefix; the page copies are "pages:<URL's hash>".
+    return [key for key in cache._cache if "pages:" in key]
 
 
 def vary(response):
@@ -120,38 +121,62 @@ def test_a_cursor_naming_no_thread_shows_the_next_page_uncached(reader_cache, cl
     assert len(cached_pages()) == 1  # the first page only
 
 
-def test_a_client_that_accepts_gzip_gets_the_stored_compressed_copy(
-    reader_cache, client, two_pages, django_assert_num_queries
+@pytest.mark.parametrize(
+    ("accept", "coding", "decompress"),
+    [
+        ("gzip, deflate, br", "br", brotli.decompress),  # what browsers send over HTTPS
+        ("br;q=0.5, gzip", "gzip", gzip.decompress),
+        ("gzip, deflate", "gzip", gzip.decompress),  # tools, and browsers over HTTP
+        ("br", "br", brotli.decompress),
+        ("*", "br", brotli.decompress),
+        ("br;q=0, *", "gzip", gzip.decompress),
+    ],
+)
+def test_a_client_gets_the_stored_copy_compressed_as_it_takes(
+    reader_cache, client, two_pages, django_assert_num_queries, accept, coding, decompress
 ):
     plain = client.get(two_pages)
     assert "Content-Encoding" not in plain
     version, stored = cache.get(cached_pages()[0].split(":", 2)[-1])  # kept by URL
 
     with django_assert_num_queries(0):  # versions and the copy come from the cache
-        compressed = client.get(two_pages, headers={"Accept-Encoding": "br, gzip, deflate"})
+        compressed = client.get(two_pages, headers={"Accept-Encoding": accept})
 
     assert compressed.status_code == 200
-    assert compressed["Content-Encoding"] == "gzip"
-    assert compressed.content == stored  # the stored bytes, sent as they are
-    assert compressed["ETag"] == f'"{version}-gzip"'  # kept with the version it is of
-    assert gzip.decompress(compressed.content) == plain.content
+    assert compressed["Content-Encoding"] == coding
+    assert compressed.content == stored[coding]  # the stored bytes, sent as they are
+    assert compressed["ETag"] == f'"{version}-{coding}"'  # kept with the version it is of
+    assert decompress(compressed.content) == plain.content
     assert len(compressed.content) < len(plain.content) / 2
     assert {"Accept-Encoding", "Cookie"} <= vary(compressed)
     assert {"Accept-Encoding", "Cookie"} <= vary(plain)
-    # Two representations of one version: two strong ETags.
+    # Representations of one version: strong ETags of their own.
     assert compressed["ETag"] != plain["ETag"]
     assert compressed["ETag"].strip('"').startswith(plain["ETag"].strip('"'))
 
 
-def test_the_first_view_is_compressed_too(reader_cache, client, two_pages):
-    response = client.get(two_pages, headers={"Accept-Encoding": "gzip"})
+def test_a_page_of_comments_is_smaller_with_brotli(reader_cache, client, section, post, ann):
+    for n in range(60):
+        post(ann, f"Comment number {n}, with a few words that repeat from one to the next.")
+    client.get(section.get_absolute_url())
+    _, stored = cache.get(cached_pages()[0].split(":", 2)[-1])
 
-    assert response["Content-Encoding"] == "gzip"
-    assert "First thread" in gzip.decompress(response.content).decode()
+    assert len(stored["br"]) < len(stored["gzip"])
 
 
-@pytest.mark.parametrize("accept", [None, "", "identity", "gzip;q=0", "br", "gzip;q=zero"])
-def test_a_client_without_gzip_gets_plain_html(reader_cache, client, two_pages, accept):
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_the_first_view_is_compressed_too(reader_cache, client, two_pages, coding):
+    response = client.get(two_pages, headers={"Accept-Encoding": coding})
+
+    assert response["Content-Encoding"] == coding
+    decompress = brotli.decompress if coding == "br" else gzip.decompress
+    assert "First thread" in decompress(response.content).decode()
+
+
+@pytest.mark.parametrize(
+    "accept", [None, "", "identity", "gzip;q=0", "deflate", "gzip;q=zero", "br;q=0, gzip;q=0"]
+)
+def test_a_client_without_gzip_or_brotli_gets_plain_html(reader_cache, client, two_pages, accept):
     headers = {} if accept is None else {"Accept-Encoding": accept}
     client.get(two_pages, headers={"Accept-Encoding": "gzip"})  # a compressed copy stored
 
@@ -163,14 +188,16 @@ def test_a_client_without_gzip_gets_plain_html(reader_cache, client, two_pages, 
     assert "Accept-Encoding" in vary(response)
 
 
-def test_a_conditional_get_is_answered_304_for_either_representation(
+def test_a_conditional_get_is_answered_304_for_any_representation(
     reader_cache, client, two_pages, django_assert_num_queries
 ):
     plain_etag = client.get(two_pages)["ETag"]
     gzip_etag = client.get(two_pages, headers={"Accept-Encoding": "gzip"})["ETag"]
+    br_etag = client.get(two_pages, headers={"Accept-Encoding": "br"})["ETag"]
+    assert len({plain_etag, gzip_etag, br_etag}) == 3
 
     with django_assert_num_queries(0):
-        for etag in (plain_etag, gzip_etag):
+        for etag in (plain_etag, gzip_etag, br_etag):
             response = client.get(
                 two_pages, headers={"Accept-Encoding": "gzip", "If-None-Match": etag}
             )
