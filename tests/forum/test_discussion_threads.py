@@ -1,11 +1,16 @@
 """How threads appear: nesting, depth, sorting, pages, permalinks and counts."""
 
 import re
+import uuid
 
 import pytest
 from django.urls import reverse
 
+from forum.models import Comment
+
 pytestmark = pytest.mark.django_db
+
+QUOTE = "competitive performance at a fraction of the compute cost"  # in the section
 
 
 def ids_on(html):
@@ -148,6 +153,60 @@ def test_a_huge_thread_stays_within_a_bounded_page_and_every_reply_stays_reachab
         pages += 1
     assert seen == {root.pk, *(r.pk for r in replies)}
     assert pages == 2
+
+
+@pytest.mark.parametrize(("replies", "shown"), [(9, 10), (10, 10), (30, 10), (5, 6)])
+def test_a_thread_is_cut_only_when_longer_than_the_cap(
+    client, section, ann, ben, settings, post, replies, shown
+):
+    """The per-thread numbering runs only when a thread on the page may be longer than
+    the cap (ThreadPage.long): around the boundary, a page shows the same either way."""
+    settings.COMMENTS_THREAD_MAX = 10
+    short = post(ben, "A short thread")
+    post(ann, "Its reply", parent=short)
+    root = post(ann, "Popular")
+    for n in range(replies):
+        post(ben, f"Reply {n}", parent=root)
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert len(ids_on(html)) == 2 + shown
+    assert ("More of this thread" in html) == (replies + 1 >= 10)
+
+
+def test_replies_readers_cannot_see_count_toward_the_cap_but_are_never_shown(
+    client, section, ann, ben, settings, post
+):
+    settings.COMMENTS_THREAD_MAX = 10
+    root = post(ann, "Popular")
+    visible = [post(ben, f"Reply {n}", parent=root) for n in range(5)]
+    held = [post(ben, f"Held {n}", parent=root) for n in range(6)]
+    Comment.objects.filter(pk__in=[c.pk for c in held]).update(status=Comment.Status.PENDING)
+
+    html = client.get(section.get_absolute_url()).text
+
+    assert set(ids_on(html)) == {root.pk, *(c.pk for c in visible)}
+    assert "Held" not in html
+
+
+def test_a_long_thread_moved_up_for_its_passage_is_cut_too(
+    client, section, ann, ben, settings, post
+):
+    settings.COMMENTS_THREAD_MAX = 10
+    settings.COMMENTS_PAGE_SIZE = 1
+    post(ben, "The first thread, alone on page one")
+    client.force_login(ann)
+    url = reverse("post_comment", args=[section.essay.slug, section.slug])
+    client.post(url, {"body": "On this passage", "quote": QUOTE, "token": uuid.uuid4()})
+    quoting = Comment.objects.latest("pk")
+    for n in range(15):
+        post(ben, f"Reply {n}", parent=quoting)
+    client.logout()
+
+    html = client.get(f"{section.get_absolute_url()}?passage={quoting.anchor_paragraph}").text
+
+    assert quoting.pk in ids_on(html)
+    assert len(ids_on(html)) == 1 + 10
 
 
 def test_a_permalink_opens_the_right_page_at_the_comment(client, section, ann, ben, settings, post):
