@@ -371,6 +371,7 @@ class CommentRenderer:
         participation = Participation(request.user, section)
         self.csrf = get_token(request) if participation.refusal is None else ""
         self.now = timezone.now()
+        self.now_stamp = self.now.timestamp()
         self.tz = timezone.get_current_timezone()
         self.fragments = Fragments(section)
         self.tag = Comment.fragment_tag()[:-1]  # a stored fragment's first chunk
@@ -620,14 +621,15 @@ class CommentRenderer:
         return h(' <span class="comment__folded-note">{} folded</span>', self._count(below))
 
     def _ago(self, moment: datetime) -> str:
-        """How long ago, in words (a date after a week: the same for a day's comments)."""
-        seconds = int((self.now - moment).total_seconds())
-        if seconds < 86400 * 7:
+        """How long ago, in words (after a week, a date: made once for every moment
+        of a quarter of an hour, as time zones differ from UTC by whole quarters of an
+        hour, so no quarter holds two local days)."""
+        stamp = moment.timestamp()
+        if self.now_stamp - stamp < 86400 * 7:
             return relative_time(moment, self.now)
-        local = moment.astimezone(self.tz)
-        day = (local.year, local.month, local.day)
-        if (text := self._days.get(day)) is None:
-            text = self._days[day] = local.strftime("%-d %b %Y")
+        quarter = stamp // 900
+        if (text := self._days.get(quarter)) is None:
+            text = self._days[quarter] = moment.astimezone(self.tz).strftime("%-d %b %Y")
         return text
 
     def _author_parts(self, author) -> tuple[str, str]:
@@ -694,7 +696,7 @@ class CommentRenderer:
             # The pieces around each place the id goes (joining them is far cheaper
             # than str.format() parsing a kilobyte of a member's forms per comment).
             around = self._actions_made[kind] = self._actions_html(sample).split(str(MARKER))
-        return SafeString(str(c.pk).join(around))  # made by h(), and an integer
+        return SafeString(str(c.id).join(around))  # made by h(), and an integer
 
     def _actions_html(self, node: Node) -> SafeString:
         c = node.comment

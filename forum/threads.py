@@ -12,7 +12,9 @@ same way: the same rows, the same visibility rule, and the viewer's rights from
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from operator import attrgetter
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import Case, Exists, F, OuterRef, Q, TextField, Value, When, Window
@@ -46,9 +48,10 @@ class PageAuthor:
         return self.display_name or self.username
 
 
-@dataclass(slots=True)
-class PageComment:
-    """A comment as a page shows it: the fields of PAGE_FIELDS, read-only."""
+class PageComment(NamedTuple):
+    """A comment as a page shows it: the fields of PAGE_FIELDS, then its author. A
+    tuple, made from the row as it is: a class with thirty fields set one by one in
+    __init__ took a tenth of a 1,000-comment page's time."""
 
     id: int
     section_id: int
@@ -91,6 +94,9 @@ class PageComment:
     def is_deleted(self) -> bool:
         return self.status == Comment.Status.DELETED
 
+
+AUTHOR_ID = PageComment._fields.index("author_id")
+MISSING = object()
 
 _paragraph_anchor = re.compile(r"p-[0-9a-f]{8}(?:-\d+)?")
 
@@ -441,16 +447,16 @@ def _rows(
         )
     else:
         rows = shown.order_by("path")
-    authors: dict[int, PageAuthor] = {}
+    authors: dict[int | None, PageAuthor | None] = {None: None}
     comments = []
+    make = partial(tuple.__new__, PageComment)  # without the thirty-argument __new__
     for *values, username, display_name in rows.values_list(*fields):
-        comment = PageComment(*values)
-        if comment.author_id is not None:
-            author = authors.get(comment.author_id)
-            if author is None:
-                author = authors[comment.author_id] = PageAuthor(username, display_name)
-            comment.author = author
-        comments.append(comment)
+        author_id = values[AUTHOR_ID]
+        author = authors.get(author_id, MISSING)
+        if author is MISSING:
+            author = authors[author_id] = PageAuthor(username, display_name)
+        values.append(author)
+        comments.append(make(values))
     if page:
         comments.sort(key=attrgetter("path"))
     return comments
@@ -526,25 +532,29 @@ def _assemble(comments: list[PageComment], participation, followed=frozenset()) 
     nodes: dict[int, Node] = {}
     tops: list[Node] = []
     takes_part = participation.refusal is None
-    for comment in comments:
+    rights = participation.rights
+    for comment in comments:  # (`.id`, not the `pk` property: a call less per comment)
+        pk = comment.id
         node = Node(
-            comment=comment,
-            may=participation.rights(comment) if takes_part else NONE,
-            voted=comment.pk in voted,
-            following=comment.pk in followed,
+            comment,
+            [],
+            rights(comment) if takes_part else NONE,
+            pk in voted,
+            pk in followed,
         )
-        nodes[comment.pk] = node
+        nodes[pk] = node
         parent = nodes.get(comment.parent_id)
         (parent.replies if parent else tops).append(node)
     shown_per_thread: dict[int, int] = {}
     last_path: dict[int, str] = {}
     for node in nodes.values():
+        comment = node.comment
         # Replies exist that this page does not show (too deep, or past the cap).
-        node.continues = node.comment.answered and not node.replies
-        thread = node.comment.root_id or node.comment.pk
+        node.continues = comment.answered and not node.replies
+        thread = comment.root_id or comment.id
         shown_per_thread[thread] = shown_per_thread.get(thread, 0) + 1
-        last_path[thread] = max(last_path.get(thread, ""), node.comment.path)
+        last_path[thread] = max(last_path.get(thread, ""), comment.path)
     for node in tops:
-        if shown_per_thread.get(node.comment.pk, 0) >= settings.COMMENTS_THREAD_MAX:
-            node.more_after = last_path[node.comment.pk]
+        if shown_per_thread.get(node.comment.id, 0) >= settings.COMMENTS_THREAD_MAX:
+            node.more_after = last_path[node.comment.id]
     return tops

@@ -226,3 +226,26 @@ def test_a_reply_in_place_sends_its_ancestors_headers_with_their_new_counts(
     assert set(headers) == {f"c-{top.pk}-meta", f"c-{middle.pk}-meta"}
     assert ">3 replies folded<" in headers[f"c-{top.pk}-meta"]
     assert ">1 reply folded<" in headers[f"c-{middle.pk}-meta"]
+
+
+def test_a_date_after_a_week_is_the_local_day_even_a_second_either_side_of_midnight(rf, section):
+    """Dates are made once per quarter of an hour (time zones differ from UTC by whole
+    quarters): Kathmandu, UTC+5:45, begins its day at 18:15 UTC."""
+    from datetime import UTC, datetime
+
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils import timezone
+
+    from forum.rendering import CommentRenderer
+
+    request = rf.get("/")
+    request.user = AnonymousUser()
+    before = datetime(2024, 3, 9, 18, 14, 59, tzinfo=UTC)  # 23:59:59 on the 9th there
+    after = datetime(2024, 3, 9, 18, 15, 0, tzinfo=UTC)  # midnight, the 10th
+    with timezone.override("Asia/Kathmandu"):
+        renderer = CommentRenderer(request, section)
+        assert [renderer._ago(m) for m in (before, after, before)] == [
+            "9 Mar 2024",
+            "10 Mar 2024",
+            "9 Mar 2024",
+        ]
