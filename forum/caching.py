@@ -13,7 +13,7 @@ what else lives there) with copies.
 A copy is kept compressed twice, with Brotli and with gzip (each about a seventh of the
 HTML, Brotli's a tenth smaller), and sent as it is to the clients that accept either
 (every browser takes Brotli over HTTPS, tools often only gzip); others get it
-decompressed.
+decompressed. Each coding's copy has a key of its own, so a hit reads only what it sends.
 
 A copy is kept under its URL with the version it was built for. Once a process has
 seen a section, a repeat view is answered by `ReaderCacheMiddleware` with ONE cache
@@ -146,16 +146,34 @@ def compressed(html: bytes) -> dict[str, bytes]:
     }
 
 
+def kept_as(coding: str) -> str:
+    """The copy a client taking `coding` is sent: that one, or for a client that takes
+    none, the gzip copy, decompressed."""
+    return coding or "gzip"
+
+
 def is_htmx(request) -> bool:
     """As django-htmx decides `request.htmx` (the header, before its middleware ran)."""
     return request.headers.get("HX-Request") == "true"
 
 
-def page_key(request) -> str:
-    """Where the copy of this URL (and representation for htmx) is kept. ("pages:", as
-    copies are kept in each of CODINGS: a copy of an earlier release, under "page:",
-    held gzip alone.)"""
-    return "pages:" + key(request.get_full_path(), is_htmx(request))[2:]
+def page_key(request, coding: str) -> str:
+    """Where the copy of this URL (and representation for htmx) in `coding` is kept:
+    each coding under a key of its own, so that a hit reads only the bytes it sends."""
+    return f"page:{coding}:" + key(request.get_full_path(), is_htmx(request))[2:]
+
+
+def store_copies(request, version, html: bytes) -> dict[str, bytes]:
+    """Keep `html` compressed in each of CODINGS for this version; return the copies."""
+    copies = compressed(html)
+    try:
+        cache.set_many(
+            {page_key(request, coding): (version, copy) for coding, copy in copies.items()},
+            PAGE_TTL,
+        )
+    except Exception as error:
+        logger.warning("Cache unreachable, not caching: %s", error)
+    return copies
 
 
 def page_version(request, version_parts) -> str:
@@ -178,16 +196,15 @@ def answer(request, version, cached=None, build=None):
     etag = f'"{version}-{coding}"' if coding else f'"{version}"'
     if version in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
-    elif cached:
-        response = HttpResponse(cached[coding] if coding else gzip.decompress(cached["gzip"]))
+    elif cached:  # the copy kept_as(coding)
+        response = HttpResponse(cached if coding else gzip.decompress(cached))
     else:
         response = build()
         if response.status_code != 200 or not getattr(response, "canonical", True):
             return response
-        cached = compressed(response.content)
-        store(page_key(request), (version, cached))
+        copies = store_copies(request, version, response.content)
         if coding:
-            response.content = cached[coding]
+            response.content = copies[coding]
     if coding and response.status_code == 200:
         response["Content-Encoding"] = coding
     response["ETag"] = etag
@@ -217,7 +234,7 @@ def cached_answer(request, essay_slug, section_slug):
     if (known := known_sections.get((essay_slug, section_slug))) is None:
         return None
     content, section_id = known
-    copy_key = page_key(request)
+    copy_key = page_key(request, kept_as(coding_for(request)))
     try:
         found = cache.get_many([CONTENT_VERSION_KEY, f"discussion:{section_id}", copy_key])
     except Exception as error:
@@ -275,6 +292,6 @@ def for_readers(request, version_parts, build):
     if not is_reader_request(request) or None in version_parts:
         return build()
     version = page_version(request, version_parts)
-    found = fetch(page_key(request))
+    found = fetch(page_key(request, kept_as(coding_for(request))))
     stored_version, cached = found if isinstance(found, tuple) else (None, None)
     return answer(request, version, cached if stored_version == version else None, build)

@@ -25,8 +25,16 @@ def two_pages(section, ann, ben, post):
 
 
 def cached_pages():
-    # LocMemCache keys carry a prefix; the page copies are "pages:<URL's hash>".
-    return [key for key in cache._cache if "pages:" in key]
+    """The pages (URL hashes) kept: LocMemCache keys carry a prefix, and a page's copies
+    are "page:<coding>:<URL's hash>", one for each coding."""
+    return sorted({key.rsplit(":", 1)[-1] for key in cache._cache if ":page:" in key})
+
+
+def stored_copies(page) -> tuple[str, dict[str, bytes]]:
+    """The version a page's copies were made for, and the copies by coding."""
+    kept = {coding: cache.get(f"page:{coding}:{page}") for coding in ("br", "gzip")}
+    assert len({version for version, _ in kept.values()}) == 1
+    return kept["gzip"][0], {coding: copy for coding, (_, copy) in kept.items()}
 
 
 def vary(response):
@@ -137,7 +145,7 @@ def test_a_client_gets_the_stored_copy_compressed_as_it_takes(
 ):
     plain = client.get(two_pages)
     assert "Content-Encoding" not in plain
-    version, stored = cache.get(cached_pages()[0].split(":", 2)[-1])  # kept by URL
+    version, stored = stored_copies(cached_pages()[0])  # kept by URL
 
     with django_assert_num_queries(0):  # versions and the copy come from the cache
         compressed = client.get(two_pages, headers={"Accept-Encoding": accept})
@@ -159,7 +167,7 @@ def test_a_page_of_comments_is_smaller_with_brotli(reader_cache, client, section
     for n in range(60):
         post(ann, f"Comment number {n}, with a few words that repeat from one to the next.")
     client.get(section.get_absolute_url())
-    _, stored = cache.get(cached_pages()[0].split(":", 2)[-1])
+    _, stored = stored_copies(cached_pages()[0])
 
     assert len(stored["br"]) < len(stored["gzip"])
 
@@ -328,3 +336,28 @@ def test_a_copy_answered_early_carries_every_security_header(reader_cache, clien
         assert copy[header] == built[header], header
     assert "nonce" not in copy["Content-Security-Policy"]  # the copy carries no nonce
     assert vary(copy) >= {"Cookie", "HX-Request", "Accept-Encoding"}
+
+
+@pytest.mark.parametrize("coding", ["br", "gzip"])
+def test_a_repeat_view_reads_only_the_copy_it_sends(
+    reader_cache, client, two_pages, monkeypatch, coding
+):
+    """Each coding's copy is kept under a key of its own: reading both with every hit
+    doubled the bytes each one took out of Redis."""
+    from django.core.cache import caches
+
+    client.get(two_pages, headers={"Accept-Encoding": coding})
+    pages = caches["pages"]
+    get_many = pages.get_many
+    read = []
+
+    def recording(keys, *args, **kwargs):
+        found = get_many(keys, *args, **kwargs)
+        read.extend(value for value in found.values() if isinstance(value, tuple))
+        return found
+
+    monkeypatch.setattr(pages, "get_many", recording)
+    repeat = client.get(two_pages, headers={"Accept-Encoding": coding})
+
+    assert repeat["Content-Encoding"] == coding
+    assert [copy for _, copy in read] == [repeat.content]
