@@ -123,19 +123,30 @@ def coding_for(request) -> str:
     on a tie the first of CODINGS."""
     named: dict[str, float] = {}
     for coding in request.headers.get("Accept-Encoding", "").split(","):
-        name, _, params = coding.strip().partition(";")
-        name, params = name.strip().lower(), params.strip()
+        name, *params = coding.split(";")
+        name = name.strip().lower()
         if name in (*CODINGS, "*"):
-            try:
-                named[name] = float(params.removeprefix("q=")) if params else 1.0
-            except ValueError:
-                named[name] = 0.0
+            named[name] = _quality(params)
 
     def quality(coding: str) -> float:
         return named.get(coding, named.get("*", 0.0))
 
     best = max(CODINGS, key=lambda coding: (quality(coding), -CODINGS.index(coding)))
     return best if quality(best) > 0 else ""
+
+
+def _quality(params: list[str]) -> float:
+    """The q-value among a coding's parameters: 1 without one, 0 for one that is not a
+    number from 0 to 1 (so "q=nan" or "q=x" refuses the coding rather than fail)."""
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                return 0.0
+            return quality if 0 <= quality <= 1 else 0.0
+    return 1.0
 
 
 def compressed(html: bytes) -> dict[str, bytes]:

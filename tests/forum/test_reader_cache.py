@@ -361,3 +361,27 @@ def test_a_repeat_view_reads_only_the_copy_it_sends(
 
     assert repeat["Content-Encoding"] == coding
     assert [copy for _, copy in read] == [repeat.content]
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("br;q=nan, gzip", "gzip"),
+        ("br;q=2, gzip;q=0.5", "gzip"),  # a q-value above 1 is not one
+        ("br; q=0.9 ; x=y, gzip;q=0.8", "br"),  # spaces, another parameter
+        ("gzip;Q=0", ""),
+        ("br;q=, gzip;q=\x00", ""),
+        (",,;;,=,q=1", ""),
+        ("x" * 10_000 + ", gzip", "gzip"),
+        ("Ｇzip, ｂr", ""),  # fullwidth letters name no coding
+    ],
+)
+def test_odd_accept_encoding_headers_get_a_page_never_an_error(
+    reader_cache, client, two_pages, accept, coding
+):
+    client.get(two_pages)  # stored
+
+    response = client.get(two_pages, headers={"Accept-Encoding": accept})
+
+    assert response.status_code == 200
+    assert response.get("Content-Encoding", "") == coding
