@@ -229,6 +229,9 @@ class CommentQuerySet(models.QuerySet):
         )
         if not visible:
             return
+        parent = comment._state.fields_cache.get("parent")
+        if getattr(parent, "locked", False) and parent.answered:
+            return  # read under this transaction's row lock (post()): nothing to change
         if Comment.objects.filter(pk=comment.parent_id, answered=False).update(answered=True):
             parent = (
                 Comment.objects.filter(pk=comment.parent_id)
@@ -404,27 +407,42 @@ class CommentQuerySet(models.QuerySet):
         """The comment `pk`, locked as ROW_LOCK locks and read, with one reply more in
         its count: one UPDATE ... RETURNING (an UPDATE that changes no key takes the
         FOR NO KEY UPDATE lock), rather than a SELECT FOR UPDATE and an UPDATE. None if
-        it is gone. The caller's transaction takes the count back with a refusal."""
+        it is gone. The caller's transaction takes the count back with a refusal.
+        Marked `locked`: refresh_answered_above() may trust its `answered`."""
         table = connection.ops.quote_name(Comment._meta.db_table)
         sql = (
             f"UPDATE {table} SET reply_count = reply_count + 1 "  # noqa: S608 (names only)
             "WHERE id = %s RETURNING *"
         )
-        return next(iter(self.raw(sql, [pk])), None)
+        counted = next(iter(self.raw(sql, [pk])), None)
+        if counted is not None:
+            counted.locked = True  # what it says stays so until the transaction ends
+        return counted
 
-    @transaction.atomic
-    def post(
-        self, *, section, author, body, parent=None, passage=None, token=None, policy=None,
-        check=None, body_html=None,
-    ):  # fmt: skip
+    def post(self, *, author, token=None, **rest):
         """Store a new comment or reply. Returns (comment, created): a form sent twice
         with the same token gets the first comment back instead of a second one.
         Raises Refused when the rules say no at the moment of writing; `check`, the
-        caller's own rules (the form's posting limits), runs then, once the comment is
-        known to be new. `policy`: the moderation policy, if the caller has read it;
-        `body_html`: the body as the caller rendered it already (Comment.render)."""
-        if token and (earlier := self.filter(author=author, submission_token=token).first()):
-            return earlier, False
+        caller's own rules (the form's posting limits), runs then. `policy`: the
+        moderation policy, if the caller has read it; `body_html`: the body as the
+        caller rendered it already (Comment.render).
+
+        A token sent before is not looked up first (a query on every post for the
+        rare form sent twice): the unique (author, token) refuses the second row, and
+        a refusal by the rules is checked against it, since a form sent again
+        gets its first comment back even once the rules would refuse a new one."""
+        try:
+            return self._post(author=author, token=token, **rest)
+        except Refused:
+            if token and (earlier := self.filter(author=author, submission_token=token).first()):
+                return earlier, False
+            raise
+
+    @transaction.atomic
+    def _post(
+        self, *, section, author, body, parent=None, passage=None, token=None, policy=None,
+        check=None, body_html=None,
+    ):  # fmt: skip
         if check is not None:
             check()
         section.hold_text_steady()  # a revision saved meanwhile re-anchors this one too
@@ -466,7 +484,8 @@ class CommentQuerySet(models.QuerySet):
             with transaction.atomic():
                 comment.save()
         except IntegrityError:
-            # The same form arrived twice at the same moment; the other request won.
+            # The same form sent before, or twice at the same moment (the other
+            # request won): its first comment is the answer.
             if parent is not None:  # and counted the reply
                 self.filter(pk=parent.pk).update(reply_count=F("reply_count") - 1)
             return self.get(author=author, submission_token=token), False
@@ -481,7 +500,7 @@ class CommentQuerySet(models.QuerySet):
             ModerationLog.record(None, ModerationLog.Action.HOLD, comment=comment, reason=hold)
             Notification.objects.review_needed(comment)
         else:
-            Notification.objects.comment_published(comment)
+            Notification.objects.comment_published(comment, just_posted=True)
         return comment, True
 
 
@@ -1734,14 +1753,15 @@ class NotificationQuerySet(models.QuerySet):
         return self.unread().update(read_at=timezone.now())
 
     @transaction.atomic(savepoint=False)
-    def comment_published(self, comment, actor=None) -> list["Notification"]:
+    def comment_published(self, comment, actor=None, *, just_posted=False) -> list["Notification"]:
         """Tell the people who care that `comment` is now public: the author of the
         comment it answers, the followers of the threads above it and of its section.
 
-        Called when a comment is posted published and when a moderator (`actor`) later
-        approves or restores one. Nobody hears of their own comment or their own act,
-        nobody under a ban hears anything, a banned author's comment tells no one, and
-        a person is told once per comment, for the closest reason.
+        Called when a comment is posted published (`just_posted`: nobody can have
+        been told of it yet) and when a moderator (`actor`) later approves or
+        restores one. Nobody hears of their own comment or their own act, nobody
+        under a ban hears anything, a banned author's comment tells no one, and a
+        person is told once per comment, for the closest reason.
         """
         if comment.status != Comment.Status.PUBLISHED or comment.author_id is None:
             return []
@@ -1774,20 +1794,18 @@ class NotificationQuerySet(models.QuerySet):
         follows = Subscription.objects.filter(
             Q(section=comment.section_id) | Q(thread__in=comment.ancestor_ids())
         )
-        candidates = follows.order_by().values("user")
+        candidates = Q(pk__in=follows.order_by().values("user"))
         if parent_author:
-            candidates = candidates.union(
-                User.objects.filter(pk=parent_author).order_by().values("pk"), all=True
-            )
-        told = self.filter(comment=comment, kind__in=Notification.DISCUSSION).values("recipient")
-        recipients = (
-            _may_be_told(User.objects.filter(pk__in=candidates))
-            .exclude(pk__in=[comment.author_id, actor.pk if actor else None])
-            .exclude(pk__in=told)
-            .annotate(
-                follows_thread=models.Exists(
-                    follows.filter(user=models.OuterRef("pk"), thread__isnull=False)
-                )
+            candidates |= Q(pk=parent_author)
+        recipients = _may_be_told(User.objects.filter(candidates)).exclude(
+            pk__in=[comment.author_id, actor.pk if actor else None]
+        )
+        if not just_posted:  # approved or restored: some may have been told before
+            told = self.filter(comment=comment, kind__in=Notification.DISCUSSION)
+            recipients = recipients.exclude(pk__in=told.values("recipient"))
+        recipients = recipients.annotate(
+            follows_thread=models.Exists(
+                follows.filter(user=models.OuterRef("pk"), thread__isnull=False)
             )
         )
         return self._create(

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from forum.models import Comment
+from forum.models import Comment, ModerationPolicy, Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +175,45 @@ def test_a_form_sent_twice_creates_one_comment(client, section, ann):
 
     assert Comment.objects.count() == 1
     assert first["Location"] == second["Location"]
+
+
+def test_a_reply_sent_twice_is_one_reply_counted_and_told_once(client, section, ann, ben, post):
+    parent = post(ben, "Ben's point.")
+    client.force_login(ann)
+    token = uuid.uuid4()
+
+    first = send(client, section, body="Ann answers.", parent=parent.pk, token=token)
+    second = send(client, section, body="Ann answers.", parent=parent.pk, token=token)
+
+    assert first["Location"] == second["Location"]
+    reply = Comment.objects.get(author=ann)
+    parent.refresh_from_db()
+    assert parent.reply_count == 1  # the second one's count was taken back
+    assert list(Notification.objects.filter(comment=reply).values_list("recipient", flat=True)) == [
+        ben.pk
+    ]
+
+
+def test_a_form_sent_again_gets_its_comment_even_when_a_new_one_would_be_refused(
+    client, section, ann
+):
+    """Ann's first post reached her limit for the minute; her browser sends the same
+    form again (a reload after a dropped answer): she is shown what she wrote, not told
+    to slow down."""
+    policy = ModerationPolicy.current()
+    policy.comments_per_minute = policy.new_comments_per_minute = 1
+    policy.save()
+    client.force_login(ann)
+    token = uuid.uuid4()
+
+    first = send(client, section, body="Once.", token=token)
+    again = send(client, section, body="Once.", token=token)
+    another = send(client, section, body="A second thought.")
+
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"]
+    assert another.status_code == 429
+    assert Comment.objects.count() == 1
 
 
 def test_posting_to_an_unpublished_essay_is_a_404_for_readers(client, section, ann):

@@ -214,16 +214,16 @@ def test_posting_a_reply_costs_a_fixed_number_of_queries(
 
     # The member; the section and essay; whether the member may write (one query); the
     # parent, as the member sees it; the moderation policy (read once). In the form's
-    # transaction: the member's row lock; the token (sent before?); the day's writes
-    # (all the posting limits, one query). In post()'s: the parent's row lock with its
-    # reply count (one UPDATE); the comment (in a savepoint: a token sent twice at
-    # once), and the parent's `answered`, now true (two queries); its path and search
-    # text (one UPDATE); following its thread (one INSERT). Who is told: the followers and the
-    # parent's author who may be told, with their reasons (one query); one INSERT for
-    # all their notices. Here the transactions are savepoints (the test's own
-    # transaction is outside), 2 + 2 queries; PostgreSQL also share-locks the section's
-    # row against a new revision meanwhile.
-    with django_assert_num_queries(22 if connection.vendor == "sqlite" else 23):
+    # transaction: the member's row lock; the day's writes (all the posting limits, one
+    # query; a token sent before is found by its unique index, not looked up). In
+    # post()'s: the parent's row lock with its reply count (one UPDATE); the comment (in
+    # a savepoint: a token sent before), and the parent's `answered`, now true (two
+    # queries); its path and search text (one UPDATE); following its thread (one
+    # INSERT). Who is told: the followers and the parent's author who may be told, with
+    # their reasons (one query); one INSERT for all their notices. Here the
+    # transactions are savepoints (the test's own transaction is outside), 2 + 2
+    # queries; PostgreSQL also share-locks the section's row against a new revision.
+    with django_assert_num_queries(21 if connection.vendor == "sqlite" else 22):
         response = client.post(url, form)
 
     assert response.status_code == 302
@@ -236,3 +236,11 @@ def test_posting_a_reply_costs_a_fixed_number_of_queries(
     }
     assert Subscription.objects.filter(user=ann, thread=reply).exists()
     assert Comment.objects.get(pk=parent.pk).reply_count == 1
+
+    # A second reply: the parent, read under its lock, is answered already, so the two
+    # queries for its `answered` are not sent.
+    form = {"body": "Ann again.", "parent": parent.pk, "token": uuid.uuid4()}
+    with django_assert_num_queries(19 if connection.vendor == "sqlite" else 20):
+        assert client.post(url, form).status_code == 302
+    assert Comment.objects.get(pk=parent.pk).reply_count == 2
+    assert Comment.objects.get(pk=parent.pk).answered
