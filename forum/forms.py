@@ -104,15 +104,21 @@ class CommentForm(forms.Form):
         parent_id = self.cleaned_data["parent"]
         if parent_id is None:
             return None
-        # Its section is the form's, or the reply is refused: not read again (its text
-        # and its essay's would be two joins and two wide rows more).
-        parent = Comment.objects.visible_to(self.user).filter(pk=parent_id).with_author().first()
+        # Looked for in the form's section (one the viewer may read), as the viewer
+        # sees it; the section is not read again (its text and its essay's would be two
+        # joins and two wide rows more).
+        parent = (
+            Comment.objects.visible_in(self.section, self.user)
+            .filter(pk=parent_id)
+            .with_author()
+            .first()
+        )
         if parent is None:
+            if Comment.objects.visible_to(self.user).filter(pk=parent_id).exists():
+                raise forms.ValidationError("You can only reply to a comment on the same section.")
             raise forms.ValidationError(
                 "The comment you are replying to does not exist or is no longer visible."
             )
-        if parent.section_id != self.section.pk:
-            raise forms.ValidationError("You can only reply to a comment on the same section.")
         parent.section = self.section
         if (refusal := self.participation.to(Act.REPLY, parent)) and not self.participation.refusal:
             raise forms.ValidationError(refusal)

@@ -178,14 +178,24 @@ class CommentQuerySet(models.QuerySet):
         `shows_text`: False for a placeholder, whose text and author this person must
         not see.
         """
+        return self.filter(section__essay__in=Essay.objects.visible_to(user))._shown_to(user)
+
+    def visible_in(self, section, user):
+        """visible_to() for the comments of one section that the caller has found
+        `user` may read (forum.views.visible_section): the same rule, without asking
+        again whether its essay is visible (a subquery, and a sixth of the work of
+        checking a reply's parent)."""
+        return self.filter(section=section)._shown_to(user)
+
+    def _shown_to(self, user):
+        """visible_to()'s rule for comments of essays `user` may read."""
         Status = Comment.Status
-        readable = self.filter(section__essay__in=Essay.objects.visible_to(user))
         if user.is_authenticated and user.is_moderator:
-            return readable.annotate(shows_text=self.shows_text(user))
+            return self.annotate(shows_text=self.shows_text(user))
         shown = Q(status=Status.PUBLISHED) | Q(status__in=Comment.HIDDEN, answered=True)
         if user.is_authenticated:
             shown |= Q(author=user, status__in=[Status.PENDING, Status.REMOVED, Status.SPAM])
-        return readable.filter(shown).annotate(shows_text=self.shows_text(user))
+        return self.filter(shown).annotate(shows_text=self.shows_text(user))
 
     @staticmethod
     def shows_text(user) -> models.Expression:
