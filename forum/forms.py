@@ -41,7 +41,8 @@ def comment_body_field():
 class CommentForm(forms.Form):
     """A new comment, a reply, or an edit of one's own comment: the one place that
     decides what may be written. An edit meets the same rules as a post: who may, the
-    text, the posting and link limits, and what is held for review."""
+    text, the posting and link limits, and what is held for review. `section` is one
+    the views found `user` may read (visible_section, or a comment's they may see)."""
 
     parent = IdField(required=False)
     quote = forms.CharField(
