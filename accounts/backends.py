@@ -12,6 +12,8 @@ from allauth.account.auth_backends import AuthenticationBackend
 from allauth.account.internal.userkit import filter_users_by_email, get_user_by_username
 from django.core.exceptions import PermissionDenied
 
+from accounts.models import User
+
 
 class OneCheckBackend(AuthenticationBackend):
     """First in AUTHENTICATION_BACKENDS. It finds the one account the login names (by
@@ -42,3 +44,11 @@ class OneCheckBackend(AuthenticationBackend):
         username = credentials.get(LoginMethod.USERNAME)
         by_username = get_user_by_username(username) if username else None
         return found[0] if found else by_username
+
+    def get_user(self, user_id):
+        """The signed-in account of a session, read with its standing (verified, under a
+        ban: User.standing), which every member's page and post asks: one query, not
+        two. Sessions signed in through this backend (allauth picks it for every
+        sign-in, as its own subclass listed first) come back through here."""
+        user = User.objects.annotate(**User.standing()).filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None

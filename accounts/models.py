@@ -116,36 +116,48 @@ class User(AbstractUser):
     def get_absolute_url(self):
         return reverse("profile", args=[self.username])
 
+    @classmethod
+    def standing(cls) -> dict[str, models.Expression]:
+        """What write_refusal() asks of the database, as annotations for a query of
+        accounts: whether an address is verified, whether a ban is in force. The
+        signed-in account is read with them (accounts.backends.OneCheckBackend), so
+        the rule asks nothing more on a member's pages and posts."""
+        email_addresses = cls._meta.get_field("emailaddress").related_model
+        return {
+            "standing_verified": models.Exists(
+                email_addresses.objects.filter(user=models.OuterRef("pk"), verified=True)
+            ),
+            "standing_banned": models.Exists(
+                Ban.objects.in_force().filter(user=models.OuterRef("pk"))
+            ),
+        }
+
     def write_refusal(self) -> str | None:
         """Why this person may not post, edit, vote, report or follow right now; None
         if they may. The one rule for writing, remembered for the rest of the request."""
         if not hasattr(self, "_write_refusal"):
             self._write_refusal = None
-            # One query answers both questions for the usual case: verified, not banned.
-            verified, banned = (
-                User.objects.filter(pk=self.pk)
-                .annotate(
-                    verified=models.Exists(
-                        self.emailaddress_set.model.objects.filter(user=self.pk, verified=True)
-                    ),
-                    banned=models.Exists(Ban.objects.in_force().filter(user=self.pk)),
+            if not hasattr(self, "standing_verified"):  # not read with the account
+                self.standing_verified, self.standing_banned = (
+                    User.objects.filter(pk=self.pk)
+                    .annotate(**User.standing())
+                    .values_list(*User.standing())
+                    .get()
                 )
-                .values_list("verified", "banned")
-                .get()
-            )
-            self._suspended = banned
-            if not self.is_active or not verified:
+            if not self.is_active or not self.standing_verified:
                 self._write_refusal = "Please verify your email address before you take part."
-            elif banned and (ban := self.bans.in_force().order_by("-created_at").first()):
+            elif self.standing_banned and (
+                ban := self.bans.in_force().order_by("-created_at").first()
+            ):
                 self._write_refusal = ban.refusal()
         return self._write_refusal
 
     @property
     def is_suspended(self) -> bool:
         """Under a suspension in force (remembered for the rest of the request)."""
-        if not hasattr(self, "_suspended"):
-            self._suspended = Ban.objects.in_force().filter(user=self.pk).exists()
-        return self._suspended
+        if not hasattr(self, "standing_banned"):
+            self.standing_banned = Ban.objects.in_force().filter(user=self.pk).exists()
+        return self.standing_banned
 
     def can_write(self) -> bool:
         return self.write_refusal() is None

@@ -69,7 +69,7 @@ def test_a_page_that_does_not_hold_every_thread_counts_them_in_one_query_more(
 
 
 @pytest.mark.parametrize("size", [12, 400])
-def test_a_members_section_page_costs_nine_queries(
+def test_a_members_section_page_costs_eight_queries(
     client, section, ann, settings, size, django_assert_num_queries
 ):
     settings.COMMENTS_PAGE_SIZE = 1000
@@ -77,11 +77,12 @@ def test_a_members_section_page_costs_nine_queries(
     client.force_login(ann)
     client.get("/")  # the member has been browsing: their session record exists
 
-    # The member (the session itself comes from the cache); the section and essay; the
-    # page of top-level comments (all of them); the threads; whether the member may write (verified,
-    # not suspended: one query); the member's votes among them; what the member follows
-    # (the section, threads among them); the outline; the unread count on the bell.
-    with django_assert_num_queries(9):
+    # The member, read with whether they may write (verified, not suspended; the session
+    # itself comes from the cache); the section and essay; the page of top-level
+    # comments (all of them); the threads; the member's votes among them; what the
+    # member follows (the section, threads among them); the outline; the unread count
+    # on the bell.
+    with django_assert_num_queries(8):
         response = client.get(section.get_absolute_url())
 
     assert shown(response.text) == size
@@ -212,7 +213,7 @@ def test_posting_a_reply_costs_a_fixed_number_of_queries(
     url = reverse("post_comment", args=[section.essay.slug, section.slug])
     form = {"body": "Ann answers.", "parent": parent.pk, "token": uuid.uuid4()}
 
-    # The member; the section and essay; whether the member may write (one query); the
+    # The member, read with whether they may write; the section and essay; the
     # parent, as the member sees it; the moderation policy (read once). In the form's
     # transaction: the member's row lock; the day's writes (all the posting limits, one
     # query; a token sent before is found by its unique index, not looked up). In
@@ -223,7 +224,7 @@ def test_posting_a_reply_costs_a_fixed_number_of_queries(
     # their reasons (one query); one INSERT for all their notices. Here the
     # transactions are savepoints (the test's own transaction is outside), 2 + 2
     # queries; PostgreSQL also share-locks the section's row against a new revision.
-    with django_assert_num_queries(21 if connection.vendor == "sqlite" else 22):
+    with django_assert_num_queries(20 if connection.vendor == "sqlite" else 21):
         response = client.post(url, form)
 
     assert response.status_code == 302
@@ -240,7 +241,7 @@ def test_posting_a_reply_costs_a_fixed_number_of_queries(
     # A second reply: the parent, read under its lock, is answered already, so the two
     # queries for its `answered` are not sent.
     form = {"body": "Ann again.", "parent": parent.pk, "token": uuid.uuid4()}
-    with django_assert_num_queries(19 if connection.vendor == "sqlite" else 20):
+    with django_assert_num_queries(18 if connection.vendor == "sqlite" else 19):
         assert client.post(url, form).status_code == 302
     assert Comment.objects.get(pk=parent.pk).reply_count == 2
     assert Comment.objects.get(pk=parent.pk).answered
