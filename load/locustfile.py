@@ -38,6 +38,9 @@ ADMIN = "/admin/"
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 COMMENT = re.compile(r'<article class="comment[^"]*" id="c-(\d+)"')
 PERMALINK = re.compile(r"^(?:https?://[^/]+)?/comments/(\d+)/$")
+# A reply to a comment a moderator removed (or its author deleted) after the page was
+# read: the form says so (422), as CommentForm.clean_parent and Participation word it.
+PARENT_GONE = ("no longer visible", "Only published comments can be answered")
 NOTIFICATION = re.compile(r'href="/notifications/(\d+)/"')
 BELL = re.compile(r'class="bell__count">(\d+)<')
 ADMIN_ROW = re.compile(
@@ -116,6 +119,9 @@ class Site(HttpUser):
                 return r, "refused"
             if r.status_code == 404:
                 self.refused(r, name, "gone or hidden since")
+                return r, "refused"
+            if r.status_code == 422 and any(words in r.text for words in PARENT_GONE):
+                self.refused(r, name, "answered comment removed since")
                 return r, "refused"
             r.failure(f"HTTP {r.status_code}" + (f" {r.error!r}" if r.error else ""))
             OUTCOMES[(name, f"error {r.status_code}")] += 1
