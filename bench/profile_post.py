@@ -154,7 +154,7 @@ def parts_of_a_post(args, post, record, queries):
     import forum.models
 
     parts = [
-        ("section + take_part", forum.comment_views, "take_part"),
+        ("take_part (standing read with the member)", forum.comment_views, "take_part"),
         ("form: validation", forum.forms.CommentForm, "full_clean"),
         ("form: _write (transaction)", forum.forms.CommentForm, "_write"),
         ("  Comment.objects.post", forum.models.CommentQuerySet, "post"),
