@@ -149,6 +149,38 @@ def test_a_reply_to_a_comment_of_another_section_is_refused(client, essay, secti
     assert Comment.objects.count() == 1
 
 
+def test_a_reply_to_a_hidden_comment_elsewhere_is_told_nothing_about_it(
+    client, essay, section, ann, ben, post
+):
+    """A comment in an essay Ann may not read is "not there" for her, as a missing id
+    is: not "on another section", which would say that it exists."""
+    from essays.models import Essay
+
+    draft = Essay.objects.create(title="Draft", slug="draft", is_published=False)
+    hidden_section = draft.sections.create(heading="Unseen", slug="unseen", position=1)
+    hidden = post(ben, "Not for readers yet.", on=hidden_section)
+    client.force_login(ann)
+
+    response = send(client, section, parent=hidden.pk)
+
+    assert response.status_code == 422
+    assert "does not exist or is no longer visible" in response.text
+    assert "same section" not in response.text
+    assert Comment.objects.count() == 1
+
+
+def test_a_reply_to_a_comment_removed_since_is_refused(client, section, ann, ben, mo, post):
+    parent = post(ben, "Soon removed.")
+    parent.moderate(mo, "remove", "Off topic")
+    client.force_login(ann)
+
+    response = send(client, section, parent=parent.pk)
+
+    assert response.status_code == 422
+    assert "does not exist or is no longer visible" in response.text
+    assert Comment.objects.count() == 1
+
+
 @pytest.mark.parametrize("closed", ["section", "essay"])
 def test_nobody_can_post_where_the_discussion_is_closed(client, section, ann, closed):
     target = section if closed == "section" else section.essay
