@@ -138,10 +138,11 @@ class User(AbstractUser):
         if not hasattr(self, "_write_refusal"):
             self._write_refusal = None
             if not hasattr(self, "standing_verified"):  # not read with the account
+                standing = User.standing()
                 self.standing_verified, self.standing_banned = (
                     User.objects.filter(pk=self.pk)
-                    .annotate(**User.standing())
-                    .values_list(*User.standing())
+                    .annotate(**standing)
+                    .values_list(*standing)
                     .get()
                 )
             if not self.is_active or not self.standing_verified:
