@@ -25,7 +25,7 @@ every comment anew: a thousand comments took 0.17 s to build, now a few millisec
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from html import escape as _escape
 
@@ -39,7 +39,7 @@ from django.utils.safestring import SafeData, SafeString
 from essays.models import SectionRevision
 from essays.templatetags.datetimes import machine_datetime
 from forum.models import Act, AnchorState, Comment, Participation
-from forum.threads import Node
+from forum.threads import MISSING, Node
 
 Status = Comment.Status
 
@@ -378,7 +378,10 @@ class CommentRenderer:
         self.url = {name: _url_pattern(name) for name in URL_NAMES}
         # Per page: each author's name and link, each day's date, each kind of actions.
         self._authors: dict[int, tuple[str, str]] = {}
-        self._days: dict = {}
+        self._offsets: dict[int, float | None] = {}
+        self._days: dict[int, str] = {}
+        self._folded_notes: dict[int, SafeString] = {}
+        self._and_counts: dict[int, str] = {}
         self._actions_made: dict[tuple, list[str]] = {}
         # Fragments rendered here because none was stored (Comment.fill_fragments).
         self._unstored: list[tuple[str, int, str]] = []
@@ -460,7 +463,7 @@ class CommentRenderer:
             chunks[1], label, chunks[2], author, chunks[3], self._ago(c.created_at),
             chunks[4], self._ago(c.edited_at) if c.edited_at else "",
             chunks[5], self._folded(below) if below else "",
-            chunks[6], f" and {self._count(below)}" if below else "",
+            chunks[6], self._and_count(below) if below else "",
             chunks[7], self._actions(node), chunks[8],
         )  # fmt: skip
         self._emit_below(node, out)
@@ -618,18 +621,45 @@ class CommentRenderer:
         return h('<header class="comment__meta"{}>{}</header>', where, join(parts))
 
     def _folded(self, below: int) -> SafeString:
-        return h(' <span class="comment__folded-note">{} folded</span>', self._count(below))
+        """'N replies folded' (made once a page for each N)."""
+        if (note := self._folded_notes.get(below)) is None:
+            note = h(' <span class="comment__folded-note">{} folded</span>', self._count(below))
+            self._folded_notes[below] = note
+        return note
+
+    def _and_count(self, below: int) -> str:
+        """' and N replies', for the fold's toggle (made once a page for each N)."""
+        if (words := self._and_counts.get(below)) is None:
+            words = self._and_counts[below] = f" and {self._count(below)}"
+        return words
 
     def _ago(self, moment: datetime) -> str:
-        """How long ago, in words (after a week, a date: made once for every moment
-        of a quarter of an hour, as time zones differ from UTC by whole quarters of an
-        hour, so no quarter holds two local days)."""
+        """How long ago, in words (after a week, the local date)."""
         stamp = moment.timestamp()
         if self.now_stamp - stamp < 86400 * 7:
             return relative_time(moment, self.now)
-        quarter = stamp // 900
-        if (text := self._days.get(quarter)) is None:
-            text = self._days[quarter] = moment.astimezone(self.tz).strftime("%-d %b %Y")
+        return self._date(moment, stamp)
+
+    def _date(self, moment: datetime, stamp: float) -> str:
+        """The local date of a moment, as words. Asking the time zone for each of a
+        thousand comments was a tenth of a page's time: instead, the zone's offset is
+        asked once for each UTC day (at its first and last second), and each local
+        day's words made once. On a day the clocks change (the offsets differ), each
+        moment asks the zone itself."""
+        day = int(stamp // 86400)
+        offset = self._offsets.get(day, MISSING)
+        if offset is MISSING:
+            first, last = (
+                datetime.fromtimestamp(second, self.tz).utcoffset()
+                for second in (day * 86400, day * 86400 + 86399)
+            )
+            offset = self._offsets[day] = first.total_seconds() if first == last else None
+        if offset is None:
+            return moment.astimezone(self.tz).strftime("%-d %b %Y")
+        local_day = int((stamp + offset) // 86400)
+        if (text := self._days.get(local_day)) is None:
+            midnight = datetime.fromtimestamp(local_day * 86400, UTC)
+            text = self._days[local_day] = midnight.strftime("%-d %b %Y")
         return text
 
     def _author_parts(self, author) -> tuple[str, str]:

@@ -249,3 +249,35 @@ def test_a_date_after_a_week_is_the_local_day_even_a_second_either_side_of_midni
             "10 Mar 2024",
             "9 Mar 2024",
         ]
+
+
+@pytest.mark.parametrize(
+    "zone", ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"]
+)
+def test_a_date_after_a_week_is_the_local_day_every_hour_of_a_year_with_clock_changes(
+    rf, section, zone
+):
+    """The local day is worked out from each UTC day's offset, asked once (forum.
+    rendering.CommentRenderer._date): on the days clocks change, and on either side of
+    them, every moment still gets the day the time zone itself gives it."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils import timezone
+
+    from forum.rendering import CommentRenderer
+
+    request = rf.get("/")
+    request.user = AnonymousUser()
+    start = datetime(2024, 1, 1, 0, 7, 30, tzinfo=UTC)
+    # Every hour of 2024, and each change of day in 2024 to the second either side.
+    moments = [start + timedelta(hours=hours) for hours in range(366 * 24)]
+    with timezone.override(zone):
+        tz = timezone.get_current_timezone()
+        for day in range(366):
+            midnight = datetime(2024, 1, 1, tzinfo=tz) + timedelta(days=day)
+            midnight = midnight.astimezone(UTC)
+            moments += [midnight - timedelta(seconds=1), midnight]
+        renderer = CommentRenderer(request, section)
+        expected = [moment.astimezone(tz).strftime("%-d %b %Y") for moment in moments]
+        assert [renderer._ago(moment) for moment in moments] == expected
