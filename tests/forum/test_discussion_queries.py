@@ -88,6 +88,34 @@ def test_a_members_section_page_costs_eight_queries(
     assert shown(response.text) == size
 
 
+def test_a_page_holding_comments_shown_whole_reads_their_texts_in_one_query_more(
+    client, section, ann, ben, post, settings, django_assert_num_queries
+):
+    """A page reads no text its stored fragments hold (forum.threads._fill_in): what an
+    author alone sees of their held or removed comments comes in one query more, however
+    many there are, and nobody else's page pays for it."""
+    settings.COMMENTS_PAGE_SIZE = 1000
+    seed(section, 40)
+    held = [post(ann, f"Held number {n}.") for n in range(3)]
+    Comment.objects.filter(pk__in=[c.pk for c in held[:2]]).update(status="pending")
+    Comment.objects.filter(pk=held[2].pk).update(status="removed", moderation_reason="Off topic")
+    for member in (ann, ben):
+        client.force_login(member)
+        client.get("/")
+
+    client.force_login(ben)
+    with django_assert_num_queries(8):
+        others = client.get(section.get_absolute_url()).text
+    client.force_login(ann)
+    with django_assert_num_queries(9):
+        authors = client.get(section.get_absolute_url()).text
+
+    assert "Held number" not in others
+    assert all(f"Held number {n}." in authors for n in range(3))
+    assert "Reason: Off topic" in authors
+    assert shown(others) == 40 and shown(authors) == 43
+
+
 @pytest.fixture
 def postgres_only():
     if connection.vendor != "postgresql":
