@@ -112,6 +112,7 @@ class CommentForm(forms.Form):
             Comment.objects.visible_in(self.section, self.user)
             .filter(pk=parent_id)
             .with_author()
+            .defer("body", "search_vector", "fragment")  # (the form shows body_html)
             .first()
         )
         if parent is None:
