@@ -7,6 +7,11 @@ capped per thread so that one enormous thread cannot make a page unbounded.
 Pages and htmx fragments (a new comment, an edit, a vote) build their nodes here, the
 same way: the same rows, the same visibility rule, and the viewer's rights from
 `Participation`, so a fragment never shows what the page would not.
+
+Every function here is given a section the viewer may read, or a comment they may see
+(forum.views.visible_section, forum.comment_views.get_comment, which ask visible_to()):
+comments are chosen by `visible_in()`, the same rule without asking again whether the
+essay is readable, which was a join and a subquery in each query of a page.
 """
 
 import re
@@ -272,8 +277,7 @@ def page_of(root, user) -> str:
     key = sort_key("oldest")
     values = [getattr(root, name) for name, _ in key]
     earlier = list(
-        Comment.objects.filter(section=root.section_id)
-        .visible_to(user)
+        Comment.objects.visible_in(root.section_id, user)
         .top_level()
         .sorted_by("oldest")
         .reverse()
@@ -297,7 +301,7 @@ class Discussion:
 
 def visible_threads(section, user):
     """The top-level comments of a section this viewer sees: what "N threads" counts."""
-    return Comment.objects.filter(section=section).visible_to(user).top_level()
+    return Comment.objects.visible_in(section, user).top_level()
 
 
 def section_discussion(
@@ -324,6 +328,7 @@ def section_discussion(
     comments = _rows(
         Comment.objects.filter(Q(pk__any_of=root_ids) | Q(root_id__any_of=root_ids)),
         user,
+        section.pk,
         max_depth=settings.COMMENTS_DISPLAY_DEPTH - 1,
         page=True,
         # Threads moved up for a passage were not measured: they may be long.
@@ -338,7 +343,7 @@ def section_discussion(
         if node.comment.pk in order
     ]
     threads = sorted(tops, key=lambda node: order[node.comment.pk])
-    _count_below(threads, user)
+    _count_below(threads, user, section.pk)
     return Discussion(
         threads=threads,
         page=page,
@@ -358,7 +363,7 @@ def subthread(comment, user, after: str = "") -> list[Node]:
     if after:
         queryset = queryset.filter(path__gt=after)
     depth = comment.depth + settings.COMMENTS_DISPLAY_DEPTH - 1
-    comments = _rows(queryset, user, max_depth=depth, page=True)
+    comments = _rows(queryset, user, comment.section_id, max_depth=depth, page=True)
     participation = Participation(user, comment.section)
     tops = _assemble(comments, participation, _followed(user, comment.section_id, comments))
     if after:
@@ -366,7 +371,7 @@ def subthread(comment, user, after: str = "") -> list[Node]:
             tops[0].more_after = comments[-1].path
     else:
         tops = [node for node in tops if node.comment.pk == comment.pk]
-    _count_below(tops, user)
+    _count_below(tops, user, comment.section_id)
     return tops
 
 
@@ -375,12 +380,15 @@ def single(comment, user, *, count_below: bool = False) -> Node | None:
     fragments after posting, editing, deleting, voting. None if they can no longer
     see it. With `count_below`, how many replies it holds (one more query if any),
     for a header that says so when the thread is folded."""
-    rows = _rows(Comment.objects.filter(pk=comment.pk), user, max_depth=comment.depth)
+    rows = _rows(
+        Comment.objects.filter(pk=comment.pk), user, comment.section_id, max_depth=comment.depth
+    )
     nodes = _assemble(rows, Participation(user, comment.section), _followed(user, None, rows))
     if not nodes:
         return None
     if count_below:
-        _count_below(nodes, user)  # every reply is past the page: all "continued"
+        # Every reply is past the page: all "continued".
+        _count_below(nodes, user, comment.section_id)
     nodes[0].continues = False  # a fragment shows the comment alone
     return nodes[0]
 
@@ -389,12 +397,12 @@ def ancestors(comment, user) -> list[Node]:
     """The comments a new reply hangs from, as the viewer sees them, each with how many
     replies it now holds in all: for the headers an in-place reply makes stale."""
     above = Comment.objects.filter(pk__in=comment.ancestor_ids())
-    rows = _rows(above, user, max_depth=comment.depth)
+    rows = _rows(above, user, comment.section_id, max_depth=comment.depth)
     nodes = list(_walk(_assemble(rows, Participation(user, comment.section))))
     by_path = {node.comment.path: node for node in nodes}
     paths = (
-        Comment.objects.filter(root_id=comment.thread_id)
-        .visible_to(user)
+        Comment.objects.visible_in(comment.section_id, user)
+        .filter(root_id=comment.thread_id)
         .values_list("path", flat=True)
     )
     for path in paths:
@@ -418,15 +426,16 @@ FILLED_IN = [PageComment._fields.index(name) for name in IN_FRAGMENT]
 
 
 def _rows(
-    queryset, user, *, max_depth: int, page: bool = False, capped: bool = True
+    queryset, user, section_id: int, *, max_depth: int, page: bool = False, capped: bool = True
 ) -> list[PageComment]:
-    """The visible comments of `queryset` down to `max_depth`, capped per thread, in
-    path order. For a `page` of comments (which renders from stored fragments), without
-    what the fragments hold; htmx fragments (an edit, a vote) read every field. Not
-    `capped` when no thread can be longer than the cap (ThreadPage.long): numbering
-    each thread's comments to cut them was a third of PostgreSQL's time for a page."""
+    """The comments of `queryset` visible in the section `section_id`, down to
+    `max_depth`, capped per thread, in path order. For a `page` of comments (which
+    renders from stored fragments), without what the fragments hold; htmx fragments
+    (an edit, a vote) read every field. Not `capped` when no thread can be longer than
+    the cap (ThreadPage.long): numbering each thread's comments to cut them was a third
+    of PostgreSQL's time for a page."""
     thread = Coalesce("root_id", "id")
-    shown = queryset.visible_to(user).filter(depth__lte=max_depth)
+    shown = queryset.visible_in(section_id, user).filter(depth__lte=max_depth)
     if capped:
         shown = shown.annotate(
             place=Window(RowNumber(), partition_by=[thread], order_by=F("path").asc())
@@ -513,7 +522,7 @@ def _walk(nodes: list[Node]):
         yield from _walk(node.replies)
 
 
-def _count_below(tops: list[Node], user) -> None:
+def _count_below(tops: list[Node], user, section_id: int) -> None:
     """Set `continued` and `below` on every node: in one query, and only when some
     comment continues on a page of its own (otherwise no query at all).
 
@@ -525,11 +534,11 @@ def _count_below(tops: list[Node], user) -> None:
     if continuing:
         threads = {node.comment.root_id or node.comment.pk for node in continuing.values()}
         paths = (
-            Comment.objects.filter(
+            Comment.objects.visible_in(section_id, user)
+            .filter(
                 root_id__any_of=threads,
                 depth__gt=min(node.comment.depth for node in continuing.values()),
             )
-            .visible_to(user)
             .values_list("path", flat=True)
         )
         for path in paths:
