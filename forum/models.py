@@ -1827,6 +1827,10 @@ class NotificationQuerySet(models.QuerySet):
                 follows.filter(user=models.OuterRef("pk"), thread__isnull=False)
             )
         )
+        # What _create reads of a recipient (whether this news is mailed to them), not
+        # their whole account.
+        mailed = {Notification.KINDS[kind].preference for kind in Notification.DISCUSSION}
+        recipients = recipients.only(*mailed)
         return self._create(
             comment,
             [
