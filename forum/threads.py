@@ -34,18 +34,20 @@ PAGE_FIELDS = [
     *("id", "section_id", "parent_id", "root_id", "author_id", "status"),
     *("path", "depth", "reply_count", "score", "created_at", "edited_at"),
     *("anchor_state", "anchor_paragraph", "is_pinned", "shows_text"),
-    # The editors' answer, and the revisions it links between (joined, no extra query).
-    *("editor_answer", "revision__number", "addressed_in__number"),
     # What every reader sees of it, stored (forum.rendering.Fragments).
     *("fragment", "answered"),
 ]
 # What a page of comments does not read with its rows, as the stored fragment holds it
-# (about half of what the database would send): read by a second query for the few
-# comments rendered whole (_fill_in). Last, so that a row missing them ends the same way.
-IN_FRAGMENT = [
-    *("body_html", "quote_text", "quote_before", "quote_after", "quote_anchor"),
-    *("anchor_text", "moderation_reason", "editor_note"),
-]
+# (about half of what the database would send, and two joins): read by a second query
+# for the few comments rendered whole (_fill_in). Last, so that a row without them
+# ends the same way; each with what stands for it until then.
+IN_FRAGMENT = {
+    **dict.fromkeys(("body_html", "quote_text", "quote_before", "quote_after"), ""),
+    **dict.fromkeys(("quote_anchor", "anchor_text", "moderation_reason"), ""),
+    # The editors' answer, and the revisions it links between (joined).
+    **dict.fromkeys(("editor_answer", "editor_note"), ""),
+    **dict.fromkeys(("revision__number", "addressed_in__number"), None),
+}
 
 
 @dataclass(slots=True)
@@ -80,13 +82,10 @@ class PageComment(NamedTuple):
     is_pinned: bool
     # Whether this viewer may see the text (and author): False for a placeholder.
     shows_text: bool
-    editor_answer: str
-    revision_number: int | None  # the revision of the text it responded to
-    addressed_number: int | None  # the revision that addressed it, if one did
     fragment: str
     # Whether anyone can see a reply to it (Comment.answered).
     answered: bool
-    # IN_FRAGMENT: "" on a page for a comment whose stored fragment holds them.
+    # IN_FRAGMENT, blank on a page for a comment whose stored fragment holds them.
     body_html: str
     quote_text: str
     quote_before: str
@@ -94,7 +93,10 @@ class PageComment(NamedTuple):
     quote_anchor: str
     anchor_text: str
     moderation_reason: str
+    editor_answer: str
     editor_note: str
+    revision_number: int | None  # the revision of the text it responded to
+    addressed_number: int | None  # the revision that addressed it, if one did
     author: PageAuthor | None = None
 
     @property
@@ -414,17 +416,6 @@ def ancestors(comment, user) -> list[Node]:
     return nodes
 
 
-# What a page does not read with its rows (the stored fragment holds it): about half of
-# what the database would send for a page. A comment whose fragment is not stored, or
-# that is not published and shown to its author or a moderator, has these read by a
-# second query (none on most pages: _fill_in).
-IN_FRAGMENT = (
-    *("body_html", "quote_text", "quote_before", "quote_after", "quote_anchor"),
-    *("anchor_text", "moderation_reason", "editor_note"),
-)
-FILLED_IN = [PageComment._fields.index(name) for name in IN_FRAGMENT]
-
-
 def _rows(
     queryset, user, section_id: int, *, max_depth: int, page: bool = False, capped: bool = True
 ) -> list[PageComment]:
@@ -454,7 +445,7 @@ def _rows(
             if capped
             else shown.order_by()
         ).values_list(*PAGE_FIELDS, *names)
-        blanks = [""] * len(IN_FRAGMENT)
+        blanks = list(IN_FRAGMENT.values())
     else:
         rows = shown.order_by("path").values_list(*PAGE_FIELDS, *IN_FRAGMENT, *names)
         blanks = []
@@ -473,6 +464,10 @@ def _rows(
         _fill_in(comments)
         comments.sort(key=attrgetter("path"))
     return comments
+
+
+# The names PageComment gives IN_FRAGMENT.
+FILLED_IN = PageComment._fields[len(PAGE_FIELDS) : len(PAGE_FIELDS) + len(IN_FRAGMENT)]
 
 
 def _fill_in(comments: list[PageComment]) -> None:
@@ -497,7 +492,7 @@ def _fill_in(comments: list[PageComment]) -> None:
     }
     for index, pk in whole.items():
         if (values := read.get(pk)) is not None:
-            filled = dict(zip(IN_FRAGMENT, values, strict=True))
+            filled = dict(zip(FILLED_IN, values, strict=True))
             comments[index] = comments[index]._replace(**filled)
 
 
