@@ -449,13 +449,28 @@ class CommentQuerySet(models.QuerySet):
         A token sent before is not looked up first (a query on every post for the
         rare form sent twice): the unique (author, token) refuses the second row, and
         a refusal by the rules is checked against it, since a form sent again
-        gets its first comment back even once the rules would refuse a new one."""
+        gets its first comment back even once the rules would refuse a new one.
+
+        Only to the section it was first sent to: a token (the author's own, from an
+        old form or made up) sent to another section is refused, never answered with
+        a comment of a section the caller did not check the author may read (its
+        essay may be unpublished since; pages build the answer by `visible_in`)."""
         try:
-            return self._post(author=author, token=token, **rest)
+            comment, created = self._post(author=author, token=token, **rest)
         except Refused:
-            if token and (earlier := self.filter(author=author, submission_token=token).first()):
-                return earlier, False
-            raise
+            if not token or not (
+                earlier := self.filter(author=author, submission_token=token).first()
+            ):
+                raise
+            comment, created = earlier, False
+        if not created and comment.section_id != rest["section"].pk:
+            raise Refused(self.SENT_ELSEWHERE)
+        return comment, created
+
+    SENT_ELSEWHERE = (
+        "This form was already sent from another page. Reload this page to write a new "
+        "comment here."
+    )
 
     @transaction.atomic
     def _post(

@@ -248,6 +248,73 @@ def test_a_form_sent_again_gets_its_comment_even_when_a_new_one_would_be_refused
     assert Comment.objects.count() == 1
 
 
+OTHER_ESSAY = """---
+title: Another essay
+slug: another-essay
+summary: Another.
+---
+
+Intro.
+
+## Its only section
+
+Some other text for the other essay's section.
+"""
+
+
+@pytest.fixture
+def other_section(tmp_path):
+    from essays.importing import import_essay, read_essay_file
+
+    path = tmp_path / "other.md"
+    path.write_text(OTHER_ESSAY)
+    return import_essay(read_essay_file(path)).essay.sections.get(slug="its-only-section")
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_form_sent_again_to_another_section_is_refused_and_shows_nothing_of_the_first(
+    client, section, other_section, ann, ben, post, htmx
+):
+    """A token answers only where it was first sent (Comment.objects.post): Ann's reply
+    lives in an essay unpublished since; the same token sent to another essay's section
+    must neither show her reply and the thread above it nor post anything."""
+    parent = post(ben, "Ben's point in the soon hidden essay.")
+    client.force_login(ann)
+    token = uuid.uuid4()
+    first = send(client, section, body="Ann's reply.", parent=parent.pk, token=token)
+    section.essay.is_published = False
+    section.essay.save()
+
+    again = send(client, other_section, body="Something else.", htmx=htmx, token=token)
+
+    assert first.status_code == 302
+    assert again.status_code == 422
+    assert "This form was already sent from another page." in again.text
+    assert "Ann&#x27;s reply" not in again.text
+    assert "Ann's reply" not in again.text
+    assert 'href="/people/ben/"' not in again.text
+    assert list(Comment.objects.filter(author=ann).values_list("body", flat=True)) == [
+        "Ann's reply."
+    ]
+    parent.refresh_from_db()
+    assert parent.reply_count == 1
+
+
+def test_a_form_sent_again_to_another_section_of_the_same_essay_is_refused_too(
+    client, section, ann
+):
+    elsewhere = section.essay.sections.exclude(pk=section.pk).first()
+    client.force_login(ann)
+    token = uuid.uuid4()
+
+    first = send(client, section, body="Here.", token=token)
+    again = send(client, elsewhere, body="Here.", token=token)
+
+    assert first.status_code == 302
+    assert again.status_code == 422
+    assert Comment.objects.filter(section=elsewhere).count() == 0
+
+
 def test_posting_to_an_unpublished_essay_is_a_404_for_readers(client, section, ann):
     section.essay.is_published = False
     section.essay.save()

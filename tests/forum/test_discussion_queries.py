@@ -113,7 +113,8 @@ def test_a_page_holding_comments_shown_whole_reads_their_texts_in_one_query_more
     assert "Held number" not in others
     assert all(f"Held number {n}." in authors for n in range(3))
     assert "Reason: Off topic" in authors
-    assert shown(others) == 40 and shown(authors) == 43
+    assert shown(others) == 40
+    assert shown(authors) == 43
 
 
 @pytest.fixture
