@@ -249,11 +249,11 @@ def test_posting_a_reply_costs_a_fixed_number_of_queries(
     # post()'s: the parent's row lock with its reply count (one UPDATE); the comment (in
     # a savepoint: a token sent before), and the parent's `answered`, now true (two
     # queries); its path and search text (one UPDATE); following its thread (one
-    # INSERT). Who is told: the followers and the parent's author who may be told, with
-    # their reasons (one query); one INSERT for all their notices. Here the
+    # INSERT). Who is told: one INSERT ... SELECT of the followers and the parent's
+    # author who may be told, each with their reason. Here the
     # transactions are savepoints (the test's own transaction is outside), 2 + 2
     # queries; PostgreSQL also share-locks the section's row against a new revision.
-    with django_assert_num_queries(20 if connection.vendor == "sqlite" else 21):
+    with django_assert_num_queries(19 if connection.vendor == "sqlite" else 20):
         response = client.post(url, form)
 
     assert response.status_code == 302
@@ -270,7 +270,7 @@ def test_posting_a_reply_costs_a_fixed_number_of_queries(
     # A second reply: the parent, read under its lock, is answered already, so the two
     # queries for its `answered` are not sent.
     form = {"body": "Ann again.", "parent": parent.pk, "token": uuid.uuid4()}
-    with django_assert_num_queries(18 if connection.vendor == "sqlite" else 19):
+    with django_assert_num_queries(17 if connection.vendor == "sqlite" else 18):
         assert client.post(url, form).status_code == 302
     assert Comment.objects.get(pk=parent.pk).reply_count == 2
     assert Comment.objects.get(pk=parent.pk).answered
