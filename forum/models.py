@@ -1921,7 +1921,8 @@ class NotificationQuerySet(models.QuerySet):
         told = (
             recipients.order_by()
             .values(told_id=F("pk"), told_kind=kind, **{f"told_{p}": F(p) for p in preferences})
-            .query.sql_with_params()
+            .query.get_compiler(using=self.db)
+            .as_sql()
         )
         # Mailed if the recipient's preference for this kind of news says so. (Outside
         # the recipients' query: there, each use of the kind would repeat its
@@ -1931,15 +1932,33 @@ class NotificationQuerySet(models.QuerySet):
         )
         kinds = list(Notification.KINDS)
         now = db.ops.adapt_datetimefield_value(timezone.now())
+        chosen = {  # field: (SQL, parameters); every other field gets its default
+            "recipient": ("told_id", []),
+            "comment": ("%s", [comment.pk]),
+            "kind": ("told_kind", []),
+            "created_at": ("%s", [now]),
+            "email_state": (
+                f"CASE WHEN {mailed} THEN %s ELSE %s END",
+                [*kinds, Email.QUEUED, Email.NONE],
+            ),
+            "email_due_at": (f"CASE WHEN {mailed} THEN %s END", [*kinds, now]),
+        }
+        columns, values, params = [], [], []
+        for field in self.model._meta.concrete_fields:
+            if not field.primary_key:
+                default = [field.get_db_prep_save(field.get_default(), connection=db)]
+                value, value_params = chosen.pop(field.name, ("%s", default))
+                columns.append(qn(field.column))
+                values.append(value)
+                params += value_params
+        if chosen:  # a field renamed without this
+            raise LookupError(f"Notification has no field {', '.join(chosen)}")
         sql = (
-            f"INSERT INTO {qn(self.model._meta.db_table)} (recipient_id, comment_id, kind, "  # noqa: S608 (names and a compiled query only)
-            "created_at, email_state, email_due_at, email_attempts, email_error) "
-            f"SELECT told_id, %s, told_kind, %s, CASE WHEN {mailed} THEN %s ELSE %s END, "
-            f"CASE WHEN {mailed} THEN %s END, 0, '' FROM ({told[0]}) told"
+            f"INSERT INTO {qn(self.model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 (names and a compiled query only)
+            f"SELECT {', '.join(values)} FROM ({told[0]}) told"
         )
-        params = (comment.pk, now, *kinds, Email.QUEUED, Email.NONE, *kinds, now, *told[1])
         with db.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql, [*params, *told[1]])
             return cursor.rowcount
 
     @transaction.atomic

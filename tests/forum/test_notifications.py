@@ -38,6 +38,22 @@ def test_a_reply_tells_the_author_of_the_comment_it_answers(post, ann, ben):
     assert told(ben) == []
 
 
+def test_a_notice_is_a_new_notification_but_for_what_it_tells(post, ann, ben):
+    """Notices are inserted in SQL (one INSERT ... SELECT), not from Notification():
+    every field they do not set holds its default all the same."""
+    question = post(ann, "Is this right?")
+
+    reply = post(ben, "Yes.", parent=question)
+
+    notice, blank = Notification.objects.get(recipient=ann), Notification()
+    told = {"id", "recipient", "comment", "kind", "created_at", "email_state", "email_due_at"}
+    for field in Notification._meta.concrete_fields:
+        if field.name not in told:
+            assert getattr(notice, field.attname) == getattr(blank, field.attname), field.name
+    assert (notice.comment, notice.kind, notice.email_state) == (reply, Kind.REPLY, Email.QUEUED)
+    assert notice.email_due_at == notice.created_at
+
+
 def test_nobody_is_told_about_their_own_comments(post, ann):
     first = post(ann, "A thought.")
     post(ann, "And a second thought.", parent=first)
