@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
 
 from essays.models import SectionRevision
-from essays.templatetags.datetimes import machine_datetime
+from essays.templatetags.datetimes import machine_datetime, relative_time
 from forum.models import Act, AnchorState, Comment, Participation
 from forum.threads import MISSING, Node
 
@@ -90,19 +90,6 @@ FOLLOWING = SafeString("&#10003; Following")  # ✓
 ELLIPSIS = SafeString("&#8230;")  # …
 
 _paragraph_start = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">')
-
-
-def relative_time(moment: datetime, now: datetime) -> str:
-    seconds = int((now - moment).total_seconds())
-    if seconds < 10:
-        return "now"
-    for size, unit in ((86400 * 7, None), (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            if unit is None:
-                return timezone.localtime(moment).strftime("%-d %b %Y")
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return f"{seconds} seconds ago"
 
 
 def _url_pattern(name: str) -> str:

@@ -1,8 +1,9 @@
-"""How a moment is written for machines: `<time datetime="…">`.
+"""How a moment is written: for machines (`<time datetime="…">`) and for people ("3
+hours ago").
 
-One format for every page (and for `forum.rendering`, which builds comments in Python):
-local time to the second with its offset. HTML allows at most three digits of a
-second's fraction, and Django's `date:'c'` writes six.
+One format of each for every page (and for `forum.rendering`, which builds comments in
+Python). For machines, local time to the second with its offset: HTML allows at most
+three digits of a second's fraction, and Django's `date:'c'` writes six.
 """
 
 from datetime import date, datetime
@@ -23,3 +24,26 @@ def machine_datetime(moment: datetime | date | None) -> str:
     if timezone.is_aware(moment):
         moment = timezone.localtime(moment)
     return moment.isoformat(timespec="seconds")
+
+
+def relative_time(moment: datetime, now: datetime) -> str:
+    """How long before `now` a moment was, in words: "now", "5 minutes ago", "2 days
+    ago"; after a week, its local date."""
+    seconds = int((now - moment).total_seconds())
+    if seconds < 10:
+        return "now"
+    for size, unit in ((86400 * 7, None), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            if unit is None:
+                return timezone.localtime(moment).strftime("%-d %b %Y")
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return f"{seconds} seconds ago"
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """relative_time() from this moment: the words a comment's header uses, for every
+    other page that says when something happened (rather than Django's timesince,
+    which says "0 minutes ago" where a comment says "now")."""
+    return relative_time(moment, timezone.now()) if moment else ""

@@ -113,11 +113,14 @@ def test_the_authors_record_is_on_the_card(at_the_desk, mo, ben, post, reported)
         ann_author, by=mo, reason="Cool off", until=timezone.now() + timedelta(days=3)
     )
     Ban.objects.get().lift(by=mo)
+    type(ann_author).objects.filter(pk=ann_author.pk).update(
+        date_joined=timezone.now() - timedelta(days=2, hours=1)
+    )
 
     shown = card(at_the_desk.get(DESK), reported)
 
     for fact in (
-        "joined 0",
+        "joined 2 days ago",
         "2 published",
         "1 removed",
         "0 spam",

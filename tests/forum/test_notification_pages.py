@@ -1,9 +1,12 @@
 """The bell, the notifications page, and following from the discussion."""
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
+from essays.templatetags.datetimes import ago, relative_time
 from forum.models import Notification, Subscription
 from tests.conftest import make_moderator
 
@@ -24,6 +27,46 @@ def test_the_bell_counts_unread_notifications(client, answered, ann):
     client.force_login(ann)
 
     assert bell(client.get("/").text) == "Notifications 1 unread"
+
+
+@pytest.mark.parametrize(
+    ("before", "words"),
+    [
+        (timedelta(hours=3), "3 hours ago"),
+        (timedelta(minutes=1), "1 minute ago"),
+        (timedelta(days=30), None),  # its date, as a comment says it
+    ],
+)
+def test_the_page_says_when_in_the_words_a_comment_uses(client, answered, ann, before, words):
+    """Not Django's timesince ("0 minutes ago" where a comment says "now")."""
+    moment = timezone.now() - before
+    Notification.objects.filter(recipient=ann).update(created_at=moment)
+    client.force_login(ann)
+
+    when = re.search(r"<time [^>]*>([^<]*)</time>", client.get("/notifications/").text)
+
+    assert when.group(1) == (words or timezone.localtime(moment).strftime("%-d %b %Y"))
+
+
+def test_the_words_for_when_are_one_rule():
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    said = {
+        seconds: relative_time(now - timedelta(seconds=seconds), now)
+        for seconds in (0, 9, 10, 59, 60, 119, 3600, 86399, 86400, 2 * 86400)
+    }
+    assert said == {
+        0: "now",
+        9: "now",
+        10: "10 seconds ago",
+        59: "59 seconds ago",
+        60: "1 minute ago",
+        119: "1 minute ago",
+        3600: "1 hour ago",
+        86399: "23 hours ago",
+        86400: "1 day ago",
+        2 * 86400: "2 days ago",
+    }
+    assert ago(None) == ""
 
 
 def test_readers_have_no_bell(client, answered):
