@@ -7,16 +7,16 @@ from config.mail import where_mail_goes
 def site(request):
     """The site's name, whether social sign-in is configured, and the viewer's unread
     notifications (counted only where a page shows them)."""
-    from forum.models import Notification
+    from forum.models import ANY_UNREAD, Notification
 
     def unread():
         if not request.user.is_authenticated:
             return 0
-        unread = Notification.objects.filter(recipient=request.user).unread()
         # Most pages are seen with nothing new: a cheap look first, and only then the
         # count of what the rule lets them see (a query on the comments, to build too).
-        if not unread.exists():
+        if not ANY_UNREAD.rows((), request.user):
             return 0
+        unread = Notification.objects.filter(recipient=request.user).unread()
         return unread.shown(request.user).count()
 
     return {

@@ -27,6 +27,7 @@ from essays import versions
 from essays.markup import paragraphs, render_user_text
 from essays.models import Essay, Section
 from forum import anchoring, lookups  # noqa: F401  (registers __any_of)
+from forum.prepared import Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -2135,3 +2136,12 @@ class Notification(models.Model):
                 for n in user.notifications.order_by("pk")
             ]
         }
+
+
+def _any_unread(shape, viewer):
+    return Notification.objects.filter(recipient=viewer).unread().values_list("pk")[:1]
+
+
+# Whether a member has anything unread, asked on every page they see (for the bell): its
+# SQL is made once (forum/prepared.py).
+ANY_UNREAD = Prepared(Notification, _any_unread)

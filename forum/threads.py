@@ -26,6 +26,7 @@ from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from forum.models import PATH_DIGITS, Comment, Participation, Subscription, Vote
+from forum.prepared import Prepared
 
 # What a page shows of a comment; the Markdown source, for one, is only needed when
 # editing. Pages read these as plain rows: building a thousand model instances (with
@@ -224,21 +225,35 @@ def _long():
     return Exists(Comment.objects.filter(root_id=OuterRef("pk")).order_by()[cap - 1 : cap])
 
 
-def thread_page(top_level, sort: str, *, after: str = "", before: str = "") -> ThreadPage:
-    """One page of `top_level` (a queryset of top-level comments) in `sort` order: the
+def _first_page(shape, user, section_id: int):
+    """The first page of a section's threads in a sort: each row the sort's key (the
+    id last), then whether its thread is long (_long)."""
+    sort, size, _ = shape
+    columns = [*(name for name, _ in sort_key(sort)), "long"]
+    top_level = visible_threads(section_id, user).annotate(long=_long())
+    return top_level.sorted_by(sort).values_list(*columns)[: size + 1]
+
+
+# Every view of a section without a cursor sends it: its SQL is made once
+# (forum/prepared.py).
+FIRST_PAGE = Prepared(Comment, _first_page)
+
+
+def thread_page(section_id: int, user, sort: str, *, after="", before="") -> ThreadPage:
+    """One page of the top-level threads of a section `user` sees in `sort` order: the
     first, or the one after or before a cursor. A cursor that is not one gives the
     first page (not canonical), as does one with nothing past it. One query on an
     index, however deep the page (two for a cursor past the end)."""
     size = settings.COMMENTS_PAGE_SIZE
-    key = sort_key(sort)
-    # Each row: the sort's key (the id last), then whether its thread is long.
-    columns = [*(name for name, _ in key), "long"]
-    top_level = top_level.annotate(long=_long())
-    ordered = top_level.sorted_by(sort)
     cursor = after or before
     values = decode_cursor(sort, cursor) if cursor else None
     rows = []
     if values is not None:
+        key = sort_key(sort)
+        # Each row: the sort's key (the id last), then whether its thread is long.
+        columns = [*(name for name, _ in key), "long"]
+        top_level = visible_threads(section_id, user).annotate(long=_long())
+        ordered = top_level.sorted_by(sort)
         forwards = bool(after)
         if not forwards:
             ordered = ordered.reverse()
@@ -248,7 +263,7 @@ def thread_page(top_level, sort: str, *, after: str = "", before: str = "") -> T
         if anchored:
             rows = rows[1:]
     if not rows:  # no cursor, not one, or nothing past it: the first page
-        rows = list(top_level.sorted_by(sort).values_list(*columns)[: size + 1])
+        rows = FIRST_PAGE.rows((sort, size, settings.COMMENTS_THREAD_MAX), user, section_id)
         return _page(rows, size, has_next=len(rows) > size, canonical=not cursor)
     more = len(rows) > size
     rows = rows[:size]
@@ -313,29 +328,25 @@ def section_discussion(
     with `passage` (a paragraph's anchor), the threads quoting that paragraph come first
     on the page (a page of them at most; they keep their place on later pages too)."""
     sort = sort if sort in Comment.SORTS else "oldest"
-    top_level = visible_threads(section, user)
-    page = thread_page(top_level, sort, after=after, before=before)
+    page = thread_page(section.pk, user, sort, after=after, before=before)
     # A page with no neighbour holds every thread: they need no counting (one query
     # fewer for most discussions, which fit on one page).
     whole = not (page.has_next or page.has_previous)
-    total = len(page.ids) if whole else top_level.count()
+    total = len(page.ids) if whole else visible_threads(section, user).count()
     root_ids = page.ids
     if total and _paragraph_anchor.fullmatch(passage):
         quoting = list(
-            top_level.filter(anchor_paragraph=passage)
+            visible_threads(section, user)
+            .filter(anchor_paragraph=passage)
             .sorted_by(sort)
             .values_list("pk", flat=True)[: settings.COMMENTS_PAGE_SIZE]
         )
         root_ids = quoting + [pk for pk in root_ids if pk not in set(quoting)]
-    comments = _rows(
-        Comment.objects.filter(Q(pk__any_of=root_ids) | Q(root_id__any_of=root_ids)),
-        user,
-        section.pk,
-        max_depth=settings.COMMENTS_DISPLAY_DEPTH - 1,
-        page=True,
-        # Threads moved up for a passage were not measured: they may be long.
-        capped=page.long or not set(root_ids) <= set(page.ids),
-    )
+    # Threads moved up for a passage were not measured: they may be long.
+    capped = page.long or not set(root_ids) <= set(page.ids)
+    depth = settings.COMMENTS_DISPLAY_DEPTH - 1
+    shape = (capped, settings.COMMENTS_THREAD_MAX)
+    comments = _made(PAGE_ROWS.rows(shape, user, root_ids, section.pk, depth), page=True)
     order = {pk: index for index, pk in enumerate(root_ids)}
     followed = _followed(user, section.pk, comments)
     # Replies whose parent is not on the page (hidden, or past the cap) are left out.
@@ -425,6 +436,23 @@ def _rows(
     (an edit, a vote) read every field. Not `capped` when no thread can be longer than
     the cap (ThreadPage.long): numbering each thread's comments to cut them was a third
     of PostgreSQL's time for a page."""
+    query = _query(queryset, user, section_id, max_depth=max_depth, page=page, capped=capped)
+    return _made(query, page=page)
+
+
+def _page_rows(shape, user, root_ids: list[int], section_id: int, max_depth: int):
+    """_rows' query for the threads `root_ids` of a section's page."""
+    capped, _ = shape
+    threads = Comment.objects.filter(Q(pk__any_of=root_ids) | Q(root_id__any_of=root_ids))
+    return _query(threads, user, section_id, max_depth=max_depth, page=True, capped=capped)
+
+
+# Every view of a section sends it: its SQL is made once (forum/prepared.py).
+PAGE_ROWS = Prepared(Comment, _page_rows)
+
+
+def _query(queryset, user, section_id: int, *, max_depth: int, page: bool, capped: bool):
+    """_rows' query: the values of each comment, then its author's name."""
     thread = Coalesce("root_id", "id")
     shown = queryset.visible_in(section_id, user).filter(depth__lte=max_depth)
     if capped:
@@ -445,10 +473,14 @@ def _rows(
             if capped
             else shown.order_by()
         ).values_list(*PAGE_FIELDS, *names)
-        blanks = list(IN_FRAGMENT.values())
     else:
         rows = shown.order_by("path").values_list(*PAGE_FIELDS, *IN_FRAGMENT, *names)
-        blanks = []
+    return rows
+
+
+def _made(rows, *, page: bool) -> list[PageComment]:
+    """PageComments of _query's rows, in path order."""
+    blanks = list(IN_FRAGMENT.values()) if page else []
     authors: dict[int | None, PageAuthor | None] = {None: None}
     comments = []
     make = partial(tuple.__new__, PageComment)  # without the thirty-argument __new__
@@ -503,11 +535,25 @@ def _followed(user, section_id: int | None, comments: list[PageComment]) -> set[
         return set()
     if section_id is None:
         followed = Q(thread__any_of=[c.id for c in comments])
-    else:  # by the section rather than a list of a page's thousand ids
-        followed = Q(thread__section=section_id) | Q(section=section_id)
-    return set(
-        Subscription.objects.filter(user=user).filter(followed).values_list("thread_id", flat=True)
+        return set(
+            Subscription.objects.filter(user=user)
+            .filter(followed)
+            .values_list("thread_id", flat=True)
+        )
+    # By the section rather than a list of a page's thousand ids.
+    return {thread_id for (thread_id,) in FOLLOWED_IN_SECTION.rows((), user, section_id)}
+
+
+def _followed_in_section(shape, user, section_id: int):
+    return (
+        Subscription.objects.filter(user=user)
+        .filter(Q(thread__section=section_id) | Q(section=section_id))
+        .values_list("thread_id")
     )
+
+
+# Sent on every member's view of a section: its SQL is made once (forum/prepared.py).
+FOLLOWED_IN_SECTION = Prepared(Subscription, _followed_in_section)
 
 
 def _walk(nodes: list[Node]):
@@ -550,6 +596,14 @@ NONE = frozenset()
 FEW = 50
 
 
+def _votes_in_section(shape, user, section_id: int):
+    return Vote.objects.filter(comment__section=section_id, user=user).values_list("comment_id")
+
+
+# Sent on every member's view of a section: its SQL is made once (forum/prepared.py).
+VOTES_IN_SECTION = Prepared(Vote, _votes_in_section)
+
+
 def _assemble(comments: list[PageComment], participation, followed=frozenset()) -> list[Node]:
     """Link comments (in path order) into trees; return the nodes without a parent here."""
     user = participation.viewer
@@ -557,12 +611,12 @@ def _assemble(comments: list[PageComment], participation, followed=frozenset()) 
     if participation.refusal is None and comments:
         # A page's votes by the section rather than by a list of its thousand ids (the
         # votes this member cast elsewhere in the section are a few more rows).
-        mine = (
-            Q(comment__section=participation.section)
-            if len(comments) > FEW
-            else Q(comment__any_of=[c.id for c in comments])
-        )
-        voted = set(Vote.objects.filter(mine, user=user).values_list("comment_id", flat=True))
+        if len(comments) > FEW:
+            section_id = participation.section.pk
+            voted = {pk for (pk,) in VOTES_IN_SECTION.rows((), user, section_id)}
+        else:
+            mine = Q(comment__any_of=[c.id for c in comments])
+            voted = set(Vote.objects.filter(mine, user=user).values_list("comment_id", flat=True))
     nodes: dict[int, Node] = {}
     tops: list[Node] = []
     takes_part = participation.refusal is None

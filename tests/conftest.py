@@ -47,6 +47,13 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def prepared_queries_checked(settings):
+    """Every query prepared once per process (forum/prepared.py) is compared with the
+    one the ORM builds for the same values, on every page a test renders."""
+    settings.PREPARED_QUERIES_CHECK = True
+
+
+@pytest.fixture(autouse=True)
 def totp_across_a_step(settings):
     """A code a test computes near the end of a 30-second step may be checked in the
     next one on a loaded machine: accept the neighbouring step, as authenticator set-ups

@@ -1,0 +1,126 @@
+"""Queries made once per process (forum/prepared.py) send what the ORM would send.
+
+The suite runs with PREPARED_QUERIES_CHECK on, so every page a test renders on
+PostgreSQL compares each prepared query with the ORM's; these tests show that the
+check and the guards when the SQL is made catch what they are for."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+
+from forum.models import Comment
+from forum.prepared import Prepared
+
+pytestmark = pytest.mark.django_db
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared only on PostgreSQL"
+)
+
+
+def ids_in(shape, viewer, section_id: int, ids: list[int]):
+    return (
+        Comment.objects.visible_in(section_id, viewer)
+        .filter(pk__any_of=ids)
+        .order_by("pk")
+        .values_list("pk", "shows_text")
+    )
+
+
+def counting(build):
+    """`build`, counting how many times it is asked."""
+
+    def counted(*args):
+        counted.calls += 1
+        return build(*args)
+
+    counted.calls = 0
+    counted.__qualname__ = build.__qualname__
+    return counted
+
+
+@on_postgresql
+def test_a_prepared_query_is_built_once_and_reads_what_the_orm_reads(settings, post, ann, ben):
+    settings.PREPARED_QUERIES_CHECK = False  # the check builds the query each time
+    first, second, pending = post(ann, "First"), post(ben, "Second"), post(ann, "Held")
+    Comment.objects.filter(pk=pending.pk).update(status=Comment.Status.PENDING)
+    section = first.section_id
+    build = counting(ids_in)
+    prepared = Prepared(Comment, build)
+    every = [first.pk, second.pk, pending.pk]
+
+    assert prepared.rows((), ann, section, every) == list(ids_in((), ann, section, every))
+    assert prepared.rows((), ann, section, every) == [
+        (first.pk, True),
+        (second.pk, True),
+        (pending.pk, True),
+    ]
+    assert prepared.rows((), ben, section, every) == [(first.pk, True), (second.pk, True)]
+    assert build.calls == 1  # once for members; ben's query is ann's with his id
+
+    assert prepared.rows((), AnonymousUser(), section, [second.pk]) == [(second.pk, True)]
+    assert build.calls == 2  # readers' rule is another SQL
+
+
+@on_postgresql
+def test_the_check_refuses_a_shape_that_leaves_out_what_the_sql_depends_on(settings, post, ann):
+    comment = post(ann, "First")
+    fields = ["pk"]
+
+    def depends_on_more(shape, viewer, section_id: int):
+        return Comment.objects.filter(section=section_id).values_list(*fields)
+
+    prepared = Prepared(Comment, depends_on_more)
+    assert prepared.rows((), ann, comment.section_id) == [(comment.pk,)]
+    fields.append("depth")  # the SQL changed; the shape () did not say so
+    with pytest.raises(AssertionError, match="not prepared as the ORM would send it"):
+        prepared.rows((), ann, comment.section_id)
+
+
+@on_postgresql
+def test_a_value_written_into_the_sql_is_refused_when_it_is_made(post, ann):
+    comment = post(ann, "First")
+
+    def limited(shape, viewer, section_id: int, limit: int):
+        return Comment.objects.filter(section=section_id).values_list("pk")[:limit]
+
+    with pytest.raises(ImproperlyConfigured, match="written into its SQL"):
+        Prepared(Comment, limited).rows((), ann, comment.section_id, 5)
+
+
+@on_postgresql
+def test_rows_that_need_converting_are_refused_when_it_is_made(post, ann):
+    comment = post(ann, "First")
+
+    def whole(shape, viewer, section_id: int):
+        return Comment.objects.filter(section=section_id)
+
+    with pytest.raises(ImproperlyConfigured, match="values_list"):
+        Prepared(Comment, whole).rows((), ann, comment.section_id)
+
+
+def test_moderators_and_empty_lists_are_asked_of_the_orm_each_time(settings, post, ann, mo):
+    settings.PREPARED_QUERIES_CHECK = False
+    comment = post(ann, "First")
+    build = counting(ids_in)
+    prepared = Prepared(Comment, build)
+    for _ in range(2):
+        assert prepared.rows((), mo, comment.section_id, [comment.pk]) == [(comment.pk, True)]
+        assert prepared.rows((), ann, comment.section_id, []) == []
+    assert build.calls == 4
+
+
+@on_postgresql
+def test_a_section_page_asks_the_orm_for_its_comments_query_once(
+    settings, monkeypatch, client, post, ann, ben
+):
+    import forum.threads
+
+    settings.PREPARED_QUERIES_CHECK = False
+    comment = post(ann, "A comment on the page.")
+    build = counting(forum.threads._page_rows)
+    monkeypatch.setattr(forum.threads, "PAGE_ROWS", Prepared(Comment, build))
+    for member in (ann, ben, ann):
+        client.force_login(member)
+        assert "A comment on the page." in client.get(comment.section.get_absolute_url()).text
+    assert build.calls == 1
