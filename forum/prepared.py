@@ -2,10 +2,11 @@
 
 Django builds and compiles a queryset anew each time it runs: for a page's comments,
 with the visibility rule, about 1.4 ms of CPU for a reader and 2.1 ms for a member,
-where PostgreSQL plans the query in 0.3 ms. A `Prepared` query is built once per
+where PostgreSQL plans the query in 0.3 ms. A `Prepared` query is made once per
 process for each database and shape (whatever changes its SQL rather than its values:
-who is asking, the sort, settings the SQL writes as literals), with a probe wherever a
-value goes; each use then puts its values where the probes were and sends that SQL.
+who is asking, the sort, settings the SQL writes as literals), by building it twice
+with two sets of probe values: the parameters that differ are where the values go.
+Each use then puts its values there and sends that SQL.
 
 What it sends is what the ORM would have sent. With the setting
 PREPARED_QUERIES_CHECK (on in the tests) every use also builds the queryset from its
@@ -16,7 +17,6 @@ Only for rows read as they come (`values_list()` of columns no converter touches
 checked when the SQL is made.
 """
 
-import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -27,11 +27,11 @@ from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import ValuesListIterable
 
-# Probe values, one per value a query takes (and the viewer's id): integers in the range
-# of every integer column, even a small positive one (the ORM writes a query another
-# way for a value out of its column's range), and unlike any constant of the queries.
-PROBE = 30_011
-VIEWER_PROBE = 30_001
+# Where probe values start, for each of the two builds: one value after another (the
+# viewer's id just before), integers in the range of every integer column, even a small
+# positive one (the ORM writes a query another way for a value out of its column's
+# range).
+PROBES = (30_001, 31_001)
 
 
 class Prepared:
@@ -78,12 +78,33 @@ class Prepared:
 
     def _make(self, alias: str, shape, member: bool, kinds: tuple[bool, ...]):
         """The SQL for `shape`, its parameters, and where each value goes in them (the
-        viewer's id as value None)."""
-        probes = [PROBE + 2 * index for index in range(len(kinds))]
+        viewer's id as value None). Built twice, with two sets of probes: a parameter
+        that differs between the two is where a value goes (a constant that happened to
+        equal a probe does not differ), and SQL that differs has a value written in."""
+        (sql, params, probes), (other_sql, other_params, _) = (
+            self._probed(alias, shape, member, kinds, first) for first in PROBES
+        )
+        name = self.build.__qualname__
+        if sql != other_sql:
+            raise ImproperlyConfigured(f"{name}: a value is written into its SQL")
+        places = []
+        for place, (param, other) in enumerate(zip(params, other_params, strict=True)):
+            if param != other:
+                index = next((index for index, probe in probes if probe == param), "none")
+                if index == "none":  # a value made into something else (a string, say)
+                    raise ImproperlyConfigured(f"{name}: parameter {place} is not a value")
+                places.append((place, index))
+        if missing := {index for index, _ in probes[: len(kinds)]} - {i for _, i in places}:
+            raise ImproperlyConfigured(f"{name}: value {min(missing)} is not a parameter")
+        return sql, params, places
+
+    def _probed(self, alias: str, shape, member: bool, kinds: tuple[bool, ...], first: int):
+        """The SQL and parameters of the query built with probes from `first` on, and
+        the probes (as (value index, probe), the viewer's id as index None)."""
+        probes = [(i, [first + i] if is_list else first + i) for i, is_list in enumerate(kinds)]
         # A member with no staff powers (a moderator's rule is another), by a probe id.
-        viewer = get_user_model()(pk=VIEWER_PROBE, is_active=True) if member else AnonymousUser()
-        values = [[p] if is_list else p for p, is_list in zip(probes, kinds, strict=True)]
-        queryset = self.build(shape, viewer, *values)
+        viewer = get_user_model()(pk=first - 1, is_active=True) if member else AnonymousUser()
+        queryset = self.build(shape, viewer, *(probe for _, probe in probes))
         name = self.build.__qualname__
         if queryset._iterable_class is not ValuesListIterable:
             raise ImproperlyConfigured(f"{name} must return a values_list() queryset")
@@ -92,12 +113,4 @@ class Prepared:
         columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
         if compiler.has_extra_select or compiler.get_converters(columns):
             raise ImproperlyConfigured(f"{name}: its rows would need converting")
-        if any(re.search(rf"(?<!\d){probe}(?!\d)", sql) for probe in [*probes, VIEWER_PROBE]):
-            raise ImproperlyConfigured(f"{name}: a value is written into its SQL")
-        places = []
-        for index, value in [*enumerate(values), *([(None, viewer.pk)] if member else [])]:
-            found = [place for place, param in enumerate(params) if param == value]
-            if index is not None and not found:
-                raise ImproperlyConfigured(f"{name}: value {index} is not a parameter")
-            places += [(place, index) for place in found]
-        return sql, list(params), places
+        return sql, list(params), [*probes, *([(None, viewer.pk)] if member else [])]

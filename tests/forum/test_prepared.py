@@ -56,10 +56,12 @@ def test_a_prepared_query_is_built_once_and_reads_what_the_orm_reads(settings, p
         (pending.pk, True),
     ]
     assert prepared.rows((), ben, section, every) == [(first.pk, True), (second.pk, True)]
-    assert build.calls == 1  # once for members; ben's query is ann's with his id
+    # Built twice (two sets of probes) for members, then never again: ben's query is
+    # ann's with his id.
+    assert build.calls == 2
 
     assert prepared.rows((), AnonymousUser(), section, [second.pk]) == [(second.pk, True)]
-    assert build.calls == 2  # readers' rule is another SQL
+    assert build.calls == 4  # readers' rule is another SQL
 
 
 @on_postgresql
@@ -75,6 +77,25 @@ def test_the_check_refuses_a_shape_that_leaves_out_what_the_sql_depends_on(setti
     fields.append("depth")  # the SQL changed; the shape () did not say so
     with pytest.raises(AssertionError, match="not prepared as the ORM would send it"):
         prepared.rows((), ann, comment.section_id)
+
+
+@on_postgresql
+def test_a_constant_that_equals_a_probe_stays_a_constant(post, ann):
+    from forum.prepared import PROBES
+
+    shallow, deep = post(ann, "First"), post(ann, "Deeper")
+    Comment.objects.filter(pk=deep.pk).update(depth=PROBES[0] + 5)
+
+    def at_most_as_deep_as_a_probe(shape, viewer, section_id: int):
+        # The first probe stands for section_id; the same number here is a constant.
+        return (
+            Comment.objects.filter(section=section_id, depth__lte=PROBES[0])
+            .order_by("pk")
+            .values_list("pk")
+        )
+
+    prepared = Prepared(Comment, at_most_as_deep_as_a_probe)
+    assert prepared.rows((), ann, shallow.section_id) == [(shallow.pk,)]
 
 
 @on_postgresql
@@ -123,4 +144,4 @@ def test_a_section_page_asks_the_orm_for_its_comments_query_once(
     for member in (ann, ben, ann):
         client.force_login(member)
         assert "A comment on the page." in client.get(comment.section.get_absolute_url()).text
-    assert build.calls == 1
+    assert build.calls == 2  # its two sets of probes, for the first view
