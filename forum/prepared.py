@@ -27,19 +27,41 @@ from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import ValuesListIterable
 
-# Where probe values start, for each of the two builds: one value after another (the
-# viewer's id just before), integers in the range of every integer column, even a small
-# positive one (the ORM writes a query another way for a value out of its column's
-# range).
-PROBES = (30_001, 31_001)
+# The two builds' probes: the viewer's id is `start`, value i is start + step * (i + 1).
+# Integers in the range of every integer column, even a small positive one (the ORM
+# writes a query another way for a value out of its column's range); spaced
+# differently, so that a parameter the query derives from a value (`depth - 1`) cannot
+# pass for another value's place in both.
+PROBES = ((30_001, 1), (31_003, 7))
+# Which viewers a query is made for, with the stand-in it is built with: their rule
+# (CommentQuerySet.rule_for) asks nothing of them but their id. Others (moderators,
+# and any kind of viewer the rule comes to know) are asked of the ORM each time.
+STAND_INS = {
+    "reader": lambda pk: AnonymousUser(),
+    "member": lambda pk: get_user_model()(pk=pk, is_active=True),
+}
+
+
+def _rule_for(viewer) -> str:
+    from forum.models import CommentQuerySet  # here: forum.models uses Prepared
+
+    return CommentQuerySet.rule_for(viewer)
+
+
+def _typed(value, like):
+    """`value` as the ORM would pass it where it passed `like` (psycopg's Int4 for an
+    integer column, say), element by element for a list."""
+    if isinstance(value, list):
+        return [_typed(item, like[0]) for item in value]
+    kind = type(like)
+    return value if type(value) is kind else kind(value)
 
 
 class Prepared:
     """Rows of `model` read by `build(shape, viewer, *values)`: a values_list()
-    queryset whose SQL depends only on `shape` (hashable) and on whether the viewer is
-    signed in, and whose parameters are `values` (integers, or lists of them), the
-    viewer's id and constants. Moderators' queries are built each time: they see
-    everything, and are few."""
+    queryset whose SQL depends only on `shape` (hashable) and on the viewer's kind (the
+    comments' visibility rule, `STAND_INS`), and whose parameters are `values`
+    (integers, or lists of them), the viewer's id and constants."""
 
     def __init__(self, model: type[Model], build: Callable[..., QuerySet]):
         self.model = model
@@ -49,25 +71,26 @@ class Prepared:
     def rows(self, shape, viewer, *values: int | list[int]) -> list[tuple]:
         alias = router.db_for_read(self.model)
         connection = connections[alias]
-        member = viewer.is_authenticated
+        kind = _rule_for(viewer)
         if (
             connection.vendor != "postgresql"
-            or (member and viewer.is_moderator)
+            or kind not in STAND_INS
             # An empty list is not sent as an array: the ORM writes that query its way.
             or any(value == [] for value in values)
         ):
             return list(self.build(shape, viewer, *values))
-        kinds = tuple(isinstance(value, list) for value in values)
-        key = (alias, shape, member, kinds)
+        lists = tuple(isinstance(value, list) for value in values)
+        key = (alias, shape, kind, lists)
         if (made := self._made.get(key)) is None:
-            made = self._made[key] = self._make(alias, shape, member, kinds)
+            made = self._made[key] = self._make(alias, shape, kind, lists)
         sql, template, places = made
         params = list(template)
         for place, index in places:
-            params[place] = viewer.pk if index is None else values[index]
+            value = viewer.pk if index is None else values[index]
+            params[place] = _typed(value, template[place])
         if settings.PREPARED_QUERIES_CHECK:
             sent = self.build(shape, viewer, *values).query.get_compiler(alias).as_sql()
-            if (sql, params) != (sent[0], list(sent[1])):
+            if (sql, _types(params)) != (sent[0], _types(sent[1])):
                 raise AssertionError(
                     f"{self.build.__qualname__}{shape!r} is not prepared as the ORM would "
                     f"send it.\nPrepared: {sql} {params}\nORM: {sent[0]} {list(sent[1])}"
@@ -76,34 +99,40 @@ class Prepared:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
-    def _make(self, alias: str, shape, member: bool, kinds: tuple[bool, ...]):
+    def _make(self, alias: str, shape, kind: str, lists: tuple[bool, ...]):
         """The SQL for `shape`, its parameters, and where each value goes in them (the
         viewer's id as value None). Built twice, with two sets of probes: a parameter
-        that differs between the two is where a value goes (a constant that happened to
-        equal a probe does not differ), and SQL that differs has a value written in."""
-        (sql, params, probes), (other_sql, other_params, _) = (
-            self._probed(alias, shape, member, kinds, first) for first in PROBES
+        that holds value i's probe in both builds is value i's place; any other that
+        differs between them is made from a value and refused, and so is SQL that
+        differs (a value written into it). A constant equal to a probe stays put."""
+        (sql, params, probes), (other_sql, other_params, other_probes) = (
+            self._probed(alias, shape, kind, lists, start, step) for start, step in PROBES
         )
         name = self.build.__qualname__
         if sql != other_sql:
             raise ImproperlyConfigured(f"{name}: a value is written into its SQL")
         places = []
         for place, (param, other) in enumerate(zip(params, other_params, strict=True)):
-            if param != other:
-                index = next((index for index, probe in probes if probe == param), "none")
-                if index == "none":  # a value made into something else (a string, say)
-                    raise ImproperlyConfigured(f"{name}: parameter {place} is not a value")
-                places.append((place, index))
-        if missing := {index for index, _ in probes[: len(kinds)]} - {i for _, i in places}:
+            if param == other:
+                continue  # a constant
+            for (index, probe), (_, other_probe) in zip(probes, other_probes, strict=True):
+                if probe == param and other_probe == other:
+                    places.append((place, index))
+                    break
+            else:  # a value made into something else (a string, a sum)
+                raise ImproperlyConfigured(f"{name}: parameter {place} is made from a value")
+        if missing := set(range(len(lists))) - {index for _, index in places}:
             raise ImproperlyConfigured(f"{name}: value {min(missing)} is not a parameter")
         return sql, params, places
 
-    def _probed(self, alias: str, shape, member: bool, kinds: tuple[bool, ...], first: int):
-        """The SQL and parameters of the query built with probes from `first` on, and
-        the probes (as (value index, probe), the viewer's id as index None)."""
-        probes = [(i, [first + i] if is_list else first + i) for i, is_list in enumerate(kinds)]
-        # A member with no staff powers (a moderator's rule is another), by a probe id.
-        viewer = get_user_model()(pk=first - 1, is_active=True) if member else AnonymousUser()
+    def _probed(self, alias, shape, kind: str, lists: tuple[bool, ...], start: int, step: int):
+        """The SQL and parameters of the query built with the probes of (start, step),
+        and the probes as (value index, probe), the viewer's id as index None."""
+        probes = [
+            (i, [start + step * (i + 1)] if is_list else start + step * (i + 1))
+            for i, is_list in enumerate(lists)
+        ]
+        viewer = STAND_INS[kind](start)
         queryset = self.build(shape, viewer, *(probe for _, probe in probes))
         name = self.build.__qualname__
         if queryset._iterable_class is not ValuesListIterable:
@@ -113,4 +142,11 @@ class Prepared:
         columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
         if compiler.has_extra_select or compiler.get_converters(columns):
             raise ImproperlyConfigured(f"{name}: its rows would need converting")
-        return sql, list(params), [*probes, *([(None, viewer.pk)] if member else [])]
+        return sql, list(params), [*probes, (None, viewer.pk)]
+
+
+def _types(params) -> list:
+    """Parameters with their types, which == alone does not tell (Int4(5) == 5)."""
+    return [
+        (type(p), [(type(item), item) for item in p] if isinstance(p, list) else p) for p in params
+    ]

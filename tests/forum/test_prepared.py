@@ -83,13 +83,15 @@ def test_the_check_refuses_a_shape_that_leaves_out_what_the_sql_depends_on(setti
 def test_a_constant_that_equals_a_probe_stays_a_constant(post, ann):
     from forum.prepared import PROBES
 
+    start, step = PROBES[0]
+    probe = start + step  # what the first build passes for section_id
     shallow, deep = post(ann, "First"), post(ann, "Deeper")
-    Comment.objects.filter(pk=deep.pk).update(depth=PROBES[0] + 5)
+    Comment.objects.filter(pk=deep.pk).update(depth=probe + 5)
 
     def at_most_as_deep_as_a_probe(shape, viewer, section_id: int):
-        # The first probe stands for section_id; the same number here is a constant.
+        # The same number as section_id's probe, here a constant.
         return (
-            Comment.objects.filter(section=section_id, depth__lte=PROBES[0])
+            Comment.objects.filter(section=section_id, depth__lte=probe)
             .order_by("pk")
             .values_list("pk")
         )
@@ -107,6 +109,33 @@ def test_a_value_written_into_the_sql_is_refused_when_it_is_made(post, ann):
 
     with pytest.raises(ImproperlyConfigured, match="written into its SQL"):
         Prepared(Comment, limited).rows((), ann, comment.section_id, 5)
+
+
+@on_postgresql
+def test_a_parameter_made_from_a_value_is_refused_when_it_is_made(post, ann):
+    comment = post(ann, "First")
+
+    def one_shallower(shape, viewer, section_id: int, depth: int):
+        return Comment.objects.filter(section=section_id, depth__gte=depth - 1).values_list("pk")
+
+    with pytest.raises(ImproperlyConfigured, match="made from a value"):
+        Prepared(Comment, one_shallower).rows((), ann, comment.section_id, 3)
+
+
+def test_a_kind_of_viewer_the_rule_comes_to_know_is_asked_of_the_orm(
+    settings, monkeypatch, post, ann
+):
+    from forum.models import CommentQuerySet
+
+    settings.PREPARED_QUERIES_CHECK = False
+    comment = post(ann, "First")
+    # Were the rule to treat editors apart, say: no query made for members serves them.
+    monkeypatch.setattr(CommentQuerySet, "rule_for", staticmethod(lambda user: "editor"))
+    build = counting(ids_in)
+    prepared = Prepared(Comment, build)
+    for _ in range(2):
+        prepared.rows((), ann, comment.section_id, [comment.pk])
+    assert build.calls == 2
 
 
 @on_postgresql
