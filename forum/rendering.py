@@ -30,7 +30,6 @@ from functools import cached_property
 from html import escape as _escape
 
 from django.http import HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -38,7 +37,7 @@ from django.utils.safestring import SafeData, SafeString
 
 from essays.models import SectionRevision
 from essays.templatetags.datetimes import machine_datetime, relative_time
-from forum.models import Act, AnchorState, Comment, Participation
+from forum.models import Act, AnchorState, Comment
 from forum.threads import MISSING, Node
 
 Status = Comment.Status
@@ -88,6 +87,11 @@ UPVOTE = SafeString("&#9651; Upvote")  # △
 UPVOTED = SafeString("&#9650; Upvoted")  # ▲
 FOLLOWING = SafeString("&#10003; Following")  # ✓
 ELLIPSIS = SafeString("&#8230;")  # …
+
+# The form every comment's buttons (upvote, follow) submit, each to its own
+# `formaction`: one per page, in templates/base.html, for members. A CSRF token in a
+# form of its own on each of a thousand comments was a seventh of a member's page.
+ACTIONS_FORM = "acts"
 
 _paragraph_start = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">')
 
@@ -355,8 +359,6 @@ class CommentRenderer:
         self.section = section
         self.viewer = request.user
         self.moderator = request.user.is_authenticated and request.user.is_moderator
-        participation = Participation(request.user, section)
-        self.csrf = get_token(request) if participation.refusal is None else ""
         self.now = timezone.now()
         self.now_stamp = self.now.timestamp()
         self.tz = timezone.get_current_timezone()
@@ -517,10 +519,10 @@ class CommentRenderer:
             action = self.link("unvote" if node.voted else "vote", c.pk)
             pressed, label = ("true", UPVOTED) if node.voted else ("false", UPVOTE)
             button = h(
-                '<form method="post" action="{0}" data-hx-post="{0}" data-hx-target="#c-{1}-vote" '
-                'data-hx-swap="outerHTML">{2}<button class="link-button" type="submit" '
-                'aria-pressed="{3}">{4}</button></form>',
-                action, c.pk, self._csrf(), pressed, label,
+                '<button class="link-button" form="{0}" formaction="{1}" data-hx-post="{1}" '
+                'data-hx-target="#c-{2}-vote" data-hx-swap="outerHTML" aria-pressed="{3}">{4}'
+                "</button>",
+                ACTIONS_FORM, action, c.pk, pressed, label,
             )  # fmt: skip
         return h(
             '<div class="vote" id="c-{}-vote"><span class="vote__score">{} {}</span>{}</div>',
@@ -537,11 +539,10 @@ class CommentRenderer:
             value, pressed, label = "1", "false", "Follow"
             title = "Be told about every reply below this comment"
         return h(
-            '<form class="inline-form" method="post" action="{0}" data-hx-post="{0}" '
-            'data-hx-swap="outerHTML">{1}<input type="hidden" name="follow" value="{2}">'
-            '<button class="link-button" type="submit" aria-pressed="{3}" title="{4}">{5}'
-            "</button></form>",
-            action, self._csrf(), value, pressed, title, label,
+            '<button class="link-button" form="{0}" formaction="{1}" data-hx-post="{1}" '
+            'data-hx-swap="outerHTML" name="follow" value="{2}" aria-pressed="{3}" title="{4}">'
+            "{5}</button>",
+            ACTIONS_FORM, action, value, pressed, title, label,
         )  # fmt: skip
 
     # --- The parts of a comment ----------------------------------------------------
@@ -781,6 +782,3 @@ class CommentRenderer:
                 )
             )
         return join(parts)
-
-    def _csrf(self) -> SafeString:
-        return h('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', self.csrf)

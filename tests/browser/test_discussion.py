@@ -141,6 +141,61 @@ def test_without_javascript_post_and_reply_with_plain_forms(
     )
 
 
+def test_without_javascript_upvote_and_follow_submit_the_pages_one_form(
+    page_without_javascript, live_url, essay
+):
+    """Each comment's buttons submit the page's one form (its CSRF token) to their own
+    address: the plain-form path, with no form around each button."""
+    page = page_without_javascript
+    ben = make_member("ben")
+    theirs, _ = Comment.objects.post(
+        section=essay.sections.get(slug="the-deepseek-moment"), author=ben, body="Vote for me"
+    )
+    ann = make_member("ann")
+    sign_in(page, live_url, "ann")
+    page.goto(f"{live_url}{SECTION}")
+
+    comment(page, theirs.pk).get_by_role("button", name="△ Upvote").click()
+    expect(comment(page, theirs.pk).locator(".vote")).to_contain_text("1 point")
+    expect(comment(page, theirs.pk).get_by_role("button", name="▲ Upvoted")).to_be_visible()
+    comment(page, theirs.pk).get_by_role("button", name="Follow", exact=True).click()
+    expect(page.get_by_text("You now follow this thread")).to_be_visible()
+    expect(comment(page, theirs.pk).get_by_role("button", name="✓ Following")).to_be_visible()
+    assert theirs.votes.get().user == ann
+    assert ann.subscriptions.get().thread == theirs
+
+    comment(page, theirs.pk).get_by_role("button", name="▲ Upvoted").click()
+    expect(comment(page, theirs.pk).locator(".vote")).to_contain_text("0 points")
+    assert not theirs.votes.exists()
+
+
+def test_with_javascript_upvote_and_follow_stay_in_place(page, problems, live_url, essay):
+    """htmx sends the buttons' requests with the page's form's token and swaps the
+    answer in; the browser does not also submit the form (the page is not reloaded)."""
+    ben = make_member("ben")
+    theirs, _ = Comment.objects.post(
+        section=essay.sections.get(slug="the-deepseek-moment"), author=ben, body="Vote for me"
+    )
+    ann = make_member("ann")
+    sign_in(page, live_url, "ann")
+    page.goto(f"{live_url}{SECTION}")
+    page.evaluate("window.stillHere = true")
+
+    comment(page, theirs.pk).get_by_role("button", name="△ Upvote").click()
+    expect(comment(page, theirs.pk).get_by_role("button", name="▲ Upvoted")).to_be_visible()
+    comment(page, theirs.pk).get_by_role("button", name="Follow", exact=True).click()
+    expect(comment(page, theirs.pk).get_by_role("button", name="✓ Following")).to_be_visible()
+    comment(page, theirs.pk).get_by_role("button", name="✓ Following").click()
+    expect(
+        comment(page, theirs.pk).get_by_role("button", name="Follow", exact=True)
+    ).to_be_visible()
+
+    assert page.evaluate("window.stillHere") is True
+    assert theirs.votes.get().user == ann
+    assert not ann.subscriptions.exists()
+    problems.assert_none()
+
+
 def test_an_expired_session_sends_an_in_place_action_to_the_sign_in_page(
     page, problems, live_url, essay
 ):

@@ -1,5 +1,7 @@
 """Editing, deleting and voting: each allowed only to the right person."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
@@ -202,6 +204,41 @@ def test_with_htmx_a_vote_returns_the_updated_control(client, ann, ben, post):
     assert response.text.strip().startswith(f'<div class="vote" id="c-{comment.pk}-vote">')
     assert "1 point" in response.text
     assert 'aria-pressed="true"' in response.text
+
+
+def test_a_members_buttons_share_the_pages_one_form_and_its_token(client, ann, ben, post):
+    """No form (and CSRF token) per comment: every upvote and follow button submits
+    the page's form "acts" to its own address."""
+    first = post(ann, "One")
+    post(ann, "Two", parent=first)
+    client.force_login(ben)
+
+    page = client.get(first.section.get_absolute_url()).text
+
+    assert (
+        len(
+            re.findall(
+                r'<form id="acts" method="post" hidden><input type="hidden" '
+                r'name="csrfmiddlewaretoken" value="[^"]+"></form>',
+                page,
+            )
+        )
+        == 1
+    )
+    threads = page[page.index('<ol class="threads"') :]
+    assert "csrfmiddlewaretoken" not in threads.split('<li class="load-more"')[0]
+    buttons = re.findall(r"<button [^>]*formaction=[^>]*>", threads)
+    assert len(buttons) == 4  # an upvote and a follow on each
+    assert all('form="acts"' in button for button in buttons)
+
+
+def test_a_reader_gets_no_actions_form(client, ann, post):
+    comment = post(ann, "One")
+
+    page = client.get(comment.section.get_absolute_url()).text
+
+    assert 'id="acts"' not in page
+    assert "formaction" not in page
 
 
 # --- Account deletion, now that people write ---------------------------------------------
