@@ -91,6 +91,8 @@ ELLIPSIS = SafeString("&#8230;")  # …
 # The form every comment's buttons (upvote, follow) submit, each to its own
 # `formaction`: one per page, in templates/base.html, for members. A CSRF token in a
 # form of its own on each of a thousand comments was a seventh of a member's page.
+# Comments' markup allows no form controls (essays.markup.USER_TAGS), so no one's text
+# can hold a button that borrows this form and its token.
 ACTIONS_FORM = "acts"
 
 _paragraph_start = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">')

@@ -232,6 +232,20 @@ def test_a_members_buttons_share_the_pages_one_form_and_its_token(client, ann, b
     assert all('form="acts"' in button for button in buttons)
 
 
+def test_no_comment_can_borrow_the_pages_form_and_its_token(client, ann, ben, post):
+    """The page's form holds a CSRF token and has an id: a button in someone's text
+    naming it would post anywhere on the site as the reader. Comments' markup allows
+    no form controls (essays.markup.USER_TAGS), as written or as Markdown's HTML."""
+    trap = '<button form="acts" formaction="/accounts/delete/">Read more</button>'
+    comment = post(ann, f"{trap}\n\n<input form=acts formaction=/accounts/delete/ type=submit>")
+    client.force_login(ben)
+
+    page = client.get(comment.section.get_absolute_url()).text
+
+    assert re.findall(r"<(?:button|input)[^>]*/accounts/delete/", page) == []
+    assert "&lt;button form=&quot;acts&quot;" in page  # shown as text, harmless
+
+
 def test_a_reader_gets_no_actions_form(client, ann, post):
     comment = post(ann, "One")
 
