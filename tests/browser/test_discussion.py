@@ -141,12 +141,8 @@ def test_without_javascript_post_and_reply_with_plain_forms(
     )
 
 
-def test_without_javascript_upvote_and_follow_submit_the_pages_one_form(
-    page_without_javascript, live_url, essay
-):
-    """Each comment's buttons submit the page's one form (its CSRF token) to their own
-    address: the plain-form path, with no form around each button."""
-    page = page_without_javascript
+def ann_reads_bens_comment(page, live_url, essay):
+    """Ben has posted; Ann, signed in, has the section open. Returns Ann and his comment."""
     ben = make_member("ben")
     theirs, _ = Comment.objects.post(
         section=essay.sections.get(slug="the-deepseek-moment"), author=ben, body="Vote for me"
@@ -154,6 +150,16 @@ def test_without_javascript_upvote_and_follow_submit_the_pages_one_form(
     ann = make_member("ann")
     sign_in(page, live_url, "ann")
     page.goto(f"{live_url}{SECTION}")
+    return ann, theirs
+
+
+def test_without_javascript_upvote_and_follow_submit_the_pages_one_form(
+    page_without_javascript, live_url, essay
+):
+    """Each comment's buttons submit the page's one form (its CSRF token) to their own
+    address: the plain-form path, with no form around each button."""
+    page = page_without_javascript
+    ann, theirs = ann_reads_bens_comment(page, live_url, essay)
 
     comment(page, theirs.pk).get_by_role("button", name="△ Upvote").click()
     expect(comment(page, theirs.pk).locator(".vote")).to_contain_text("1 point")
@@ -172,13 +178,7 @@ def test_without_javascript_upvote_and_follow_submit_the_pages_one_form(
 def test_with_javascript_upvote_and_follow_stay_in_place(page, problems, live_url, essay):
     """htmx sends the buttons' requests with the page's form's token and swaps the
     answer in; the browser does not also submit the form (the page is not reloaded)."""
-    ben = make_member("ben")
-    theirs, _ = Comment.objects.post(
-        section=essay.sections.get(slug="the-deepseek-moment"), author=ben, body="Vote for me"
-    )
-    ann = make_member("ann")
-    sign_in(page, live_url, "ann")
-    page.goto(f"{live_url}{SECTION}")
+    ann, theirs = ann_reads_bens_comment(page, live_url, essay)
     page.evaluate("window.stillHere = true")
 
     comment(page, theirs.pk).get_by_role("button", name="△ Upvote").click()
