@@ -309,7 +309,13 @@ def page_of(root, user) -> str:
 
 @dataclass
 class Discussion:
-    threads: list[Node]
+    """What a section's page says about its discussion: the page's template reads it.
+
+    It holds no comments. A template's context is a reference cycle (each of its dicts
+    points back to it), freed only when the garbage collector next runs; a thousand
+    comments reachable from it waited for that with it, and collecting them cost more
+    than a millisecond a page. Given only this, they are freed when the view returns."""
+
     page: ThreadPage
     sort: str
     total: int
@@ -323,10 +329,11 @@ def visible_threads(section, user):
 
 def section_discussion(
     section, user, *, sort: str, after="", before="", passage: str = ""
-) -> Discussion:
-    """The top-level threads on one page of a section's discussion, with their replies;
-    with `passage` (a paragraph's anchor), the threads quoting that paragraph come first
-    on the page (a page of them at most; they keep their place on later pages too)."""
+) -> tuple[list[Node], Discussion]:
+    """The top-level threads on one page of a section's discussion, with their replies,
+    and what the page says about them; with `passage` (a paragraph's anchor), the
+    threads quoting that paragraph come first on the page (a page of them at most; they
+    keep their place on later pages too)."""
     sort = sort if sort in Comment.SORTS else "oldest"
     page = thread_page(section.pk, user, sort, after=after, before=before)
     # A page with no neighbour holds every thread: they need no counting (one query
@@ -357,12 +364,8 @@ def section_discussion(
     ]
     threads = sorted(tops, key=lambda node: order[node.comment.pk])
     _count_below(threads, user, section.pk)
-    return Discussion(
-        threads=threads,
-        page=page,
-        sort=sort,
-        total=total,
-        following_section=None in followed,
+    return threads, Discussion(
+        page=page, sort=sort, total=total, following_section=None in followed
     )
 
 

@@ -139,7 +139,7 @@ def section_detail(request, essay_slug, section_slug):
 
 
 def render_section(request, section, form=None, status=200):
-    discussion = section_discussion(
+    threads, discussion = section_discussion(
         section,
         request.user,
         sort=request.GET.get("sort", ""),
@@ -148,7 +148,7 @@ def render_section(request, section, form=None, status=200):
         passage=request.GET.get("passage", ""),
     )
     renderer = CommentRenderer(request, section)
-    threads_html = renderer.threads(discussion.threads)
+    threads_html = renderer.threads(threads)
     context = {
         "essay": section.essay,
         "section": section,
@@ -167,7 +167,7 @@ def render_section(request, section, form=None, status=200):
     participation = Participation(request.user, section)
     writer = {"section": section, "user": request.user}
     context |= {
-        "section_html": renderer.marked_text(section.body_html, discussion.threads),
+        "section_html": renderer.marked_text(section.body_html, threads),
         "outline": outline,
         "previous": outline[index - 1] if index > 0 else None,
         "next": outline[index + 1] if index + 1 < len(outline) else None,

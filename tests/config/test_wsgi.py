@@ -20,10 +20,11 @@ print(json.dumps({"before": before, "after": gc.get_threshold(),
 """
 
 
-def test_a_worker_freezes_what_it_loaded_so_the_collector_no_longer_scans_it():
+def test_a_worker_freezes_what_it_loaded_and_collects_the_young_less_often():
     """config/wsgi.py: a page of a thousand comments makes tens of thousands of short-
     lived objects, and the collector's scans of everything Django loaded cost about a
-    tenth of a worker's pages a second."""
+    tenth of a worker's pages a second; its scans of the page's own objects while they
+    were in use, twice a page, most of another millisecond."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true"}
     env.pop("DATABASE_URL", None)
     out = subprocess.run(
@@ -34,7 +35,7 @@ def test_a_worker_freezes_what_it_loaded_so_the_collector_no_longer_scans_it():
 
     assert report["frozen"] > 50_000  # Django, the URL patterns, the models
     assert report["young"] < 100  # all of it: nothing left to scan
-    assert report["after"] == report["before"]  # Python's own thresholds: no more memory
+    assert report["after"] == [10_000, *report["before"][1:]]
 
 
 # Faults taken writing a fresh 8 MiB block after one was freed: 2,048 pages when the

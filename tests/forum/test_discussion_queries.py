@@ -1,6 +1,7 @@
 """A section page costs a fixed number of queries however big its discussion is, and
 simultaneous writers never lose a reply or a vote (PostgreSQL)."""
 
+import gc
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from forum.models import Comment, Refused, Subscription, Vote
+from forum.threads import Node
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +53,29 @@ def test_an_anonymous_readers_section_page_costs_four_queries(
 
     assert shown(response.text) == size
     assert re.search(rf">{size // 7} threads?<", response.text)
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "next threads"])
+def test_a_pages_comments_are_freed_as_it_is_sent_not_by_the_garbage_collector(
+    client, section, ann, settings, htmx
+):
+    """forum.threads.Discussion: the template's context is a reference cycle, and the
+    comments it reached waited for the collector with it (a millisecond of a
+    1,000-comment page, and the worker's memory in between)."""
+    settings.COMMENTS_PAGE_SIZE = 1000
+    seed(section, 40)
+    client.force_login(ann)
+    headers = {"HX-Request": "true"} if htmx else {}
+    gc.collect()
+    gc.disable()
+    try:
+        response = client.get(section.get_absolute_url(), headers=headers)
+        alive = sum(isinstance(thing, Node) for thing in gc.get_objects())
+    finally:
+        gc.enable()
+
+    assert shown(response.text) == 40
+    assert alive == 0
 
 
 def test_a_page_that_does_not_hold_every_thread_counts_them_in_one_query_more(
