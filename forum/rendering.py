@@ -440,14 +440,14 @@ class CommentRenderer:
         if c.status != Status.PUBLISHED or not c.shows_text:
             self._emit_hidden(node, out)
             return
-        chunks = c.fragment.split(SEP)
+        chunks = c.fragment  # as stored, split (forum.threads.PageComment)
         if len(chunks) != CHUNKS + 1 or chunks[0] != self.tag:
             # None stored yet, or of an earlier format or time zone (then _rows read
             # every field): made here, and stored unless it cannot be.
             chunks = [EMPTY, *self.fragments.chunks(c)]
             stored = self.fragments.joined(chunks[1:])
-            if stored != c.fragment:
-                self._unstored.append((stored, c.pk, c.fragment))
+            if stored != (read := SEP.join(c.fragment)):
+                self._unstored.append((stored, c.pk, read))
         label, author = self._author_parts(c.author)
         below = node.below
         out += (  # chunks[0] is the tag

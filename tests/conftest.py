@@ -47,6 +47,28 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def no_fragments_kept():
+    """Each test starts as a new web process does: keeping no comment's stored fragment
+    (forum.threads.KEPT)."""
+    from forum.threads import KEPT
+
+    KEPT.clear()
+
+
+def keep_fragments():
+    """As a web process that has shown every comment before: their fragments kept
+    (forum.threads.KEPT), so that a page on PostgreSQL reads their hashes alone and no
+    query more for the fragments. Elsewhere pages read the fragments themselves."""
+    from django.db import connection
+
+    from forum.models import Comment
+    from forum.threads import KEPT
+
+    if connection.vendor == "postgresql":
+        KEPT.read(list(Comment.objects.values_list("pk", flat=True)))
+
+
+@pytest.fixture(autouse=True)
 def prepared_queries_checked(settings):
     """Every query prepared once per process (forum/prepared.py) is compared with the
     one the ORM builds for the same values, on every page a test renders."""

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
+from tests.conftest import keep_fragments
 from tests.html import INTERACTIVE, elements
 
 pytestmark = pytest.mark.django_db
@@ -182,6 +183,8 @@ def test_counting_what_continues_costs_one_query_however_many_continue(
         parent = post(ann, f"Thread {n}")
         for _ in range(3 + n):
             parent = post(ben, "Deeper", parent=parent)
+
+    keep_fragments()
 
     # The section and essay; the page of top-level comments (all of them); every
     # visible comment of those threads; the paths below the comments that continue; the

@@ -13,7 +13,7 @@ from django.db import connection
 
 from forum.models import Comment, Refused, Subscription, Vote
 from forum.threads import Node
-from tests.conftest import make_member
+from tests.conftest import keep_fragments, make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,7 @@ def test_an_anonymous_readers_section_page_costs_four_queries(
 ):
     settings.COMMENTS_PAGE_SIZE = 1000
     seed(section, size)
+    keep_fragments()  # (test_a_process_reads_each_fragment_once: the query more before)
 
     # The section and essay; the page of top-level comments (all of them: none to
     # count); every visible comment of those threads, in order, with authors; the outline.
@@ -83,6 +84,7 @@ def test_a_page_that_does_not_hold_every_thread_counts_them_in_one_query_more(
 ):
     settings.COMMENTS_PAGE_SIZE = 10
     seed(section, 400)  # 57 threads
+    keep_fragments()
 
     with django_assert_num_queries(5):
         first = client.get(section.get_absolute_url())
@@ -101,6 +103,7 @@ def test_a_members_section_page_costs_eight_queries(
     seed(section, size)
     client.force_login(ann)
     client.get("/")  # the member has been browsing: their session record exists
+    keep_fragments()
 
     # The member, read with whether they may write (verified, not suspended; the session
     # itself comes from the cache); the section and essay; the page of top-level
@@ -127,6 +130,7 @@ def test_a_page_holding_comments_shown_whole_reads_their_texts_in_one_query_more
     for member in (ann, ben):
         client.force_login(member)
         client.get("/")
+    keep_fragments()
 
     client.force_login(ben)
     with django_assert_num_queries(8):

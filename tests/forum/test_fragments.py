@@ -17,7 +17,8 @@ from django.urls import reverse
 from essays.models import Section
 from forum.models import Comment, Vote
 from forum.rendering import SEP, UNSTORABLE
-from tests.conftest import make_member
+from forum.threads import KEPT_OVERHEAD, FragmentHash, KeptFragments
+from tests.conftest import keep_fragments, make_member
 
 pytestmark = pytest.mark.django_db
 
@@ -200,8 +201,10 @@ def test_a_discussion_without_fragments_stores_them_in_one_statement_on_first_vi
 
     # A reader's four (test_discussion_queries.py), the texts the fragments would have
     # held (forum.threads._fill_in), and the fill in a savepoint.
+    keep_fragments()
     with django_assert_num_queries(8):
         first = client.get(url).text
+    keep_fragments()
     with django_assert_num_queries(4):
         second = client.get(url).text
 
@@ -336,3 +339,50 @@ def test_a_page_of_ascii_comments_is_ascii(client, varied, viewer, request):
         assert "&#9650; Upvoted" in comments
         assert "&#10003; Following" in comments
     assert comments.isascii(), sorted({c for c in comments if not c.isascii()})
+
+
+# --- Fragments a web process keeps (forum.threads.KeptFragments) ---------------------------
+
+
+def hash_of(comment) -> int:
+    return Comment.objects.filter(pk=comment.pk).values_list(FragmentHash(), flat=True).get()
+
+
+def test_a_process_reads_each_fragment_once_and_again_when_it_changes(
+    postgres_only, client, section, ann, post, django_assert_num_queries
+):
+    comments = [post(ann, f"Comment number {n}.") for n in range(5)]
+
+    # A reader's four (test_discussion_queries.py), and the fragments this process
+    # has not kept: all of them, the first time.
+    with django_assert_num_queries(5):
+        first = page(client, section)
+    with django_assert_num_queries(4):
+        assert page(client, section) == first
+    comments[2].edit("Said better.", by=ann)
+    with django_assert_num_queries(5) as edited:
+        changed = page(client, section)
+    with django_assert_num_queries(4):
+        assert page(client, section) == changed
+
+    assert "Comment number 2." in first
+    assert "Said better." in changed
+    assert "Comment number 2." not in changed
+    fragments_read = edited.captured_queries[-2]["sql"]  # before the outline
+    assert f"ANY('{{{comments[2].pk}}}'" in fragments_read  # the edited one alone
+
+
+def test_a_process_keeps_fragments_up_to_its_budget_the_first_kept_going_first(
+    postgres_only, section, ann, post
+):
+    first, second, third = (post(ann, f"Comment {n}.") for n in range(3))
+    one = len(first.fragment) + KEPT_OVERHEAD
+    kept = KeptFragments(budget=2 * one + 10)
+
+    read = kept.read([first.pk, second.pk, third.pk])
+
+    assert set(read) == {first.pk, second.pk, third.pk}
+    assert read[first.pk] == tuple(first.fragment.split(SEP))
+    assert kept.get((first.pk, hash_of(first))) is None  # beyond the budget: gone
+    assert kept.get((second.pk, hash_of(second))) == read[second.pk]
+    assert kept.get((third.pk, hash_of(third))) == read[third.pk]
