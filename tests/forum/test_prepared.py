@@ -4,6 +4,8 @@ The suite runs with PREPARED_QUERIES_CHECK on, so every page a test renders on
 PostgreSQL compares each prepared query with the ORM's; these tests show that the
 check and the guards when the SQL is made catch what they are for."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
@@ -174,3 +176,31 @@ def test_a_section_page_asks_the_orm_for_its_comments_query_once(
         client.force_login(member)
         assert "A comment on the page." in client.get(comment.section.get_absolute_url()).text
     assert build.calls == 2  # its two sets of probes, for the first view
+
+
+def created_in(shape, viewer, section_id: int, ids: list[int]):
+    return (
+        Comment.objects.visible_in(section_id, viewer)
+        .filter(pk__any_of=ids)
+        .order_by("pk")
+        .values_list("pk", "created_at", "edited_at")
+    )
+
+
+@on_postgresql
+def test_a_prepared_query_reads_times_as_the_orm_does(settings, post, ann):
+    """Its rows' timestamps come from psycopg's own loader (faster than Django's): the
+    same aware datetimes in UTC."""
+    settings.PREPARED_QUERIES_CHECK = False
+    first, second = post(ann, "First"), post(ann, "Second")
+    second.edit("Second, edited.", by=ann)
+    ids = [first.pk, second.pk]
+
+    rows = Prepared(Comment, created_in).rows((), ann, first.section_id, ids)
+
+    assert rows == list(created_in((), ann, first.section_id, ids))
+    assert rows[1][2] is not None
+    assert {type(moment.tzinfo) for _, *moments in rows for moment in moments if moment} == {
+        type(first.created_at.tzinfo)
+    }
+    assert rows[0][1].utcoffset() == timedelta(0)
