@@ -540,11 +540,15 @@ class KeptFragments:
                 chunks = read[pk] = tuple(fragment.split(SEP))
                 if (pk, key) not in self._kept:
                     self._kept[pk, key] = chunks
-                    self._size += len(fragment) + KEPT_OVERHEAD
+                    self._size += self.size_of(chunks)
             while self._size > self.budget and self._kept:
                 first = next(iter(self._kept))
-                self._size -= sum(map(len, self._kept.pop(first))) + KEPT_OVERHEAD
+                self._size -= self.size_of(self._kept.pop(first))
         return read
+
+    @staticmethod
+    def size_of(chunks: tuple[str, ...]) -> int:
+        return sum(map(len, chunks)) + KEPT_OVERHEAD
 
     def clear(self) -> None:
         with self._lock:

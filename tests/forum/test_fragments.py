@@ -17,7 +17,7 @@ from django.urls import reverse
 from essays.models import Section
 from forum.models import Comment, Vote
 from forum.rendering import SEP, UNSTORABLE
-from forum.threads import KEPT_OVERHEAD, FragmentHash, KeptFragments
+from forum.threads import FragmentHash, KeptFragments
 from tests.conftest import keep_fragments, make_member
 
 pytestmark = pytest.mark.django_db
@@ -376,7 +376,7 @@ def test_a_process_keeps_fragments_up_to_its_budget_the_first_kept_going_first(
     postgres_only, section, ann, post
 ):
     first, second, third = (post(ann, f"Comment {n}.") for n in range(3))
-    one = len(first.fragment) + KEPT_OVERHEAD
+    one = KeptFragments.size_of(tuple(first.fragment.split(SEP)))
     kept = KeptFragments(budget=2 * one + 10)
 
     read = kept.read([first.pk, second.pk, third.pk])
