@@ -511,7 +511,9 @@ class KeptFragments:
     FragmentHash: a fragment changes when its comment does (an edit, a moderator's
     answer, a new revision of the section, a slug), and its hash with it, so a kept one
     is never stale and nothing needs telling. Up to `budget` characters; the first kept
-    go first beyond that.
+    go first beyond that. A hash, not a digest: someone who made two texts of their own
+    comment hash alike would have the earlier shown where it was kept, nothing more
+    (what a page may show of a comment comes from its row: status, whose it is).
 
     A 1,000-comment page read 1.2 MB of fragments from PostgreSQL on every view: sending
     them, reading them and splitting them was about a millisecond of PostgreSQL's time
