@@ -386,3 +386,24 @@ def test_a_process_keeps_fragments_up_to_its_budget_the_first_kept_going_first(
     assert kept.get((first.pk, hash_of(first))) is None  # beyond the budget: gone
     assert kept.get((second.pk, hash_of(second))) == read[second.pk]
     assert kept.get((third.pk, hash_of(third))) == read[third.pk]
+
+
+def test_a_kept_fragment_never_shows_a_comment_a_moderator_removed_since(
+    postgres_only, client, section, ann, ben, mo, post
+):
+    """What a page may show of a comment comes from its row (status, whose it is), not
+    from the fragments a process keeps: those hold only what a published one shows."""
+    answered = post(ann, "Clean at first, answered.")
+    post(ben, "Ben answers.", parent=answered)
+    alone = post(ann, "Clean at first, alone.")
+    first = page(client, section)  # this process now keeps all three fragments
+    for comment in (answered, alone):
+        comment.moderate(mo, "remove", "Spam after all.")
+
+    after = page(client, section)
+
+    assert "Clean at first, answered." in first
+    assert "Clean at first, alone." in first
+    assert "Clean at first" not in after
+    assert "[removed by a moderator]" in after  # the answered one, as a placeholder
+    assert "Ben answers." in after
