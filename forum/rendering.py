@@ -350,7 +350,15 @@ def render_with_threads(request, template: str, context: dict, threads_html, sta
     response: HttpResponse = render(request, template, context, status=status)
     head, marker, tail = response.content.partition(THREADS_MARKER.encode())
     if marker:
-        response.content = b"".join([head, threads_html.encode(), tail])
+        # Sent as the three pieces they are: joining them into one would copy the
+        # comments' megabyte once more (about 0.8 ms for the 1,000-comment page, most of
+        # it the page faults of a fresh buffer). CommonMiddleware would join them to
+        # count them: the length is given here.
+        threads = threads_html.encode()
+        response.content = head
+        response.write(threads)
+        response.write(tail)
+        response.headers["Content-Length"] = str(len(head) + len(threads) + len(tail))
     return response
 
 

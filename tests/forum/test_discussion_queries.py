@@ -79,6 +79,25 @@ def test_a_pages_comments_are_freed_as_it_is_sent_not_by_the_garbage_collector(
     assert alive == 0
 
 
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "next threads"])
+def test_a_pages_comments_are_sent_as_made_not_copied_into_one_buffer_first(
+    client, section, ann, settings, htmx
+):
+    """forum.rendering.render_with_threads: the page around the comments, the comments,
+    the rest of the page; their length told, so that nothing joins them to count."""
+    settings.COMMENTS_PAGE_SIZE = 1000
+    seed(section, 40)
+    client.force_login(ann)
+    headers = {"HX-Request": "true"} if htmx else {}
+
+    response = client.get(section.get_absolute_url(), headers=headers)
+    pieces = list(response)
+
+    assert len(pieces) == 3
+    assert shown(pieces[1].decode()) == 40
+    assert int(response["Content-Length"]) == sum(map(len, pieces)) == len(response.content)
+
+
 def test_a_page_that_does_not_hold_every_thread_counts_them_in_one_query_more(
     client, section, settings, django_assert_num_queries
 ):
