@@ -10,9 +10,12 @@ median, in the adversarial review), despite ACCOUNT_PREVENT_ENUMERATION.
 from allauth.account.app_settings import LoginMethod
 from allauth.account.auth_backends import AuthenticationBackend
 from allauth.account.internal.userkit import filter_users_by_email, get_user_by_username
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db import router
 
 from accounts.models import User
+from config.prepared import Prepared
 
 
 class OneCheckBackend(AuthenticationBackend):
@@ -48,7 +51,28 @@ class OneCheckBackend(AuthenticationBackend):
     def get_user(self, user_id):
         """The signed-in account of a session, read with its standing (verified, under a
         ban: User.standing), which every member's page and post asks: one query, not
-        two. Sessions signed in through this backend (allauth picks it for every
-        sign-in, as its own subclass listed first) come back through here."""
-        user = User.objects.annotate(**User.standing()).filter(pk=user_id).first()
-        return user if user is not None and self.user_can_authenticate(user) else None
+        two, and its SQL made once per process (1.2 ms of the ORM's on every request
+        a member makes). Sessions signed in through this backend (allauth picks it for
+        every sign-in, as its own subclass listed first) come back through here."""
+        rows = ACCOUNT_WITH_STANDING.rows((), AnonymousUser(), user_id)
+        if not rows:
+            return None
+        *values, verified, banned = rows[0]
+        user = User.from_db(router.db_for_read(User), ACCOUNT_COLUMNS, values)
+        user.standing_verified, user.standing_banned = verified, banned
+        return user if self.user_can_authenticate(user) else None
+
+
+ACCOUNT_COLUMNS = [field.attname for field in User._meta.concrete_fields]
+
+
+def _account_with_standing(shape, viewer, user_id: int):
+    standing = User.standing()
+    return (
+        User.objects.annotate(**standing)
+        .filter(pk=user_id)
+        .values_list(*ACCOUNT_COLUMNS, *standing)
+    )
+
+
+ACCOUNT_WITH_STANDING = Prepared(User, _account_with_standing)

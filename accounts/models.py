@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 
@@ -259,8 +260,12 @@ class User(AbstractUser):
 
 class BanQuerySet(models.QuerySet):
     def in_force(self):
-        now = timezone.now()
-        return self.filter(lifted_at__isnull=True).filter(Q(until__isnull=True) | Q(until__gt=now))
+        # By the database's clock (the time of the statement), so that the SQL of a query
+        # that asks this is the same whenever it is sent: the signed-in account's, made
+        # once per process (accounts.backends), asks it on every page.
+        return self.filter(lifted_at__isnull=True).filter(
+            Q(until__isnull=True) | Q(until__gt=Now())
+        )
 
     def with_in_force(self):
         """Each ban with `is_in_force`, decided by the same rule as `in_force()`."""

@@ -81,7 +81,7 @@ def profile(args):
             spent["sql"] += time.perf_counter() - start
             spent["queries"] += 1
 
-    # A page's comments: their query (prepared once: forum/prepared.py), then the rows
+    # A page's comments: their query (prepared once: config/prepared.py), then the rows
     # made into PageComments.
     patches = [
         (forum.threads.PAGE_ROWS, "rows"),

@@ -368,7 +368,7 @@ COMMENTS_PAGE_SIZE = env_int("COMMENTS_PAGE_SIZE", 50, minimum=1)
 COMMENTS_DISPLAY_DEPTH = env_int("COMMENTS_DISPLAY_DEPTH", 6, minimum=1)
 # At most this many comments of one thread on a page, so a huge thread stays bounded.
 COMMENTS_THREAD_MAX = env_int("COMMENTS_THREAD_MAX", 200, minimum=10)
-# Not for production: each use of a query prepared once per process (forum/prepared.py)
+# Not for production: each use of a query prepared once per process (config/prepared.py)
 # also builds it with the ORM and compares the two. The tests turn it on.
 PREPARED_QUERIES_CHECK = False
 

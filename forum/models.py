@@ -23,11 +23,11 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from accounts.models import Ban, User
+from config.prepared import Prepared
 from essays import versions
 from essays.markup import paragraphs, render_user_text
 from essays.models import Essay, Section
 from forum import anchoring, lookups  # noqa: F401  (registers __any_of)
-from forum.prepared import Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class CommentQuerySet(models.QuerySet):
         """Which of visible_to()'s rules is `user`'s: "reader" (not signed in),
         "moderator" (who sees everything), else "member" (published comments and their
         own). The rule asks nothing else of a person but their id: queries prepared once
-        per process (forum/prepared.py) are made for a kind of viewer, and a kind they
+        per process (config/prepared.py) are made for a kind of viewer, and a kind they
         do not know is asked of the ORM."""
         if not user.is_authenticated:
             return "reader"
@@ -2156,5 +2156,5 @@ def _any_unread(shape, viewer):
 
 
 # Whether a member has anything unread, asked on every page they see (for the bell): its
-# SQL is made once (forum/prepared.py).
+# SQL is made once (config/prepared.py).
 ANY_UNREAD = Prepared(Notification, _any_unread)

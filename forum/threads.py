@@ -27,8 +27,8 @@ from django.db import connections
 from django.db.models import BigIntegerField, Exists, F, Func, OuterRef, Q, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 
+from config.prepared import Prepared
 from forum.models import PATH_DIGITS, Comment, Participation, Subscription, Vote
-from forum.prepared import Prepared
 
 # What a page shows of a comment; the Markdown source, for one, is only needed when
 # editing. Pages read these as plain rows: building a thousand model instances (with
@@ -239,7 +239,7 @@ def _first_page(shape, user, section_id: int):
 
 
 # Every view of a section without a cursor sends it: its SQL is made once
-# (forum/prepared.py).
+# (config/prepared.py).
 FIRST_PAGE = Prepared(Comment, _first_page)
 
 
@@ -454,7 +454,7 @@ def _page_rows(shape, user, root_ids: list[int], section_id: int, max_depth: int
     return _query(threads, user, section_id, max_depth=max_depth, page=True, capped=capped)
 
 
-# Every view of a section sends it: its SQL is made once (forum/prepared.py).
+# Every view of a section sends it: its SQL is made once (config/prepared.py).
 PAGE_ROWS = Prepared(Comment, _page_rows)
 
 
@@ -652,7 +652,7 @@ def _followed_in_section(shape, user, section_id: int):
     )
 
 
-# Sent on every member's view of a section: its SQL is made once (forum/prepared.py).
+# Sent on every member's view of a section: its SQL is made once (config/prepared.py).
 FOLLOWED_IN_SECTION = Prepared(Subscription, _followed_in_section)
 
 
@@ -700,7 +700,7 @@ def _votes_in_section(shape, user, section_id: int):
     return Vote.objects.filter(comment__section=section_id, user=user).values_list("comment_id")
 
 
-# Sent on every member's view of a section: its SQL is made once (forum/prepared.py).
+# Sent on every member's view of a section: its SQL is made once (config/prepared.py).
 VOTES_IN_SECTION = Prepared(Vote, _votes_in_section)
 
 

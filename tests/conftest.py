@@ -70,7 +70,7 @@ def keep_fragments():
 
 @pytest.fixture(autouse=True)
 def prepared_queries_checked(settings):
-    """Every query prepared once per process (forum/prepared.py) is compared with the
+    """Every query prepared once per process (config/prepared.py) is compared with the
     one the ORM builds for the same values, on every page a test renders."""
     settings.PREPARED_QUERIES_CHECK = True
 

@@ -1,4 +1,5 @@
-"""The SQL of the queries every section page sends, made once per process.
+"""The SQL of the queries every section page sends (and every request a member makes:
+their account, accounts.backends), made once per process.
 
 Django builds and compiles a queryset anew each time it runs: for a page's comments,
 with the visibility rule, about 1.4 ms of CPU for a reader and 2.1 ms for a member,

@@ -1,4 +1,4 @@
-"""Queries made once per process (forum/prepared.py) send what the ORM would send.
+"""Queries made once per process (config/prepared.py) send what the ORM would send.
 
 The suite runs with PREPARED_QUERIES_CHECK on, so every page a test renders on
 PostgreSQL compares each prepared query with the ORM's; these tests show that the
@@ -11,8 +11,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
+from config.prepared import Prepared
 from forum.models import Comment
-from forum.prepared import Prepared
 
 pytestmark = pytest.mark.django_db
 on_postgresql = pytest.mark.skipif(
@@ -83,7 +83,7 @@ def test_the_check_refuses_a_shape_that_leaves_out_what_the_sql_depends_on(setti
 
 @on_postgresql
 def test_a_constant_that_equals_a_probe_stays_a_constant(post, ann):
-    from forum.prepared import PROBES
+    from config.prepared import PROBES
 
     start, step = PROBES[0]
     probe = start + step  # what the first build passes for section_id
