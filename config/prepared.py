@@ -36,8 +36,9 @@ from psycopg import adapters, pq
 # pass for another value's place in both.
 PROBES = ((30_001, 1), (31_003, 7))
 # Which viewers a query is made for, with the stand-in it is built with: their rule
-# (CommentQuerySet.rule_for) asks nothing of them but their id. Others (moderators,
-# and any kind of viewer the rule comes to know) are asked of the ORM each time.
+# (CommentQuerySet.rule_for, or the one a Prepared is given) asks nothing of them but
+# their id. Others (moderators, staff, and any kind of viewer a rule comes to know)
+# are asked of the ORM each time.
 STAND_INS = {
     "reader": lambda pk: AnonymousUser(),
     "member": lambda pk: get_user_model()(pk=pk, is_active=True),
@@ -47,10 +48,23 @@ STAND_INS = {
 PSYCOPG_TZ_LOADER = adapters.get_loader(adapters.types["timestamptz"].oid, pq.Format.TEXT)
 
 
-def _rule_for(viewer) -> str:
+def _comments_rule(viewer) -> str:
     from forum.models import CommentQuerySet  # here: forum.models uses Prepared
 
     return CommentQuerySet.rule_for(viewer)
+
+
+def _kind_of(value) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "str"
+    return "int"
+
+
+def _probe(kind: str, number: int) -> int | str | list[int]:
+    """A value's probe: the number itself, in a list, or in words."""
+    return {"int": number, "list": [number], "str": f"probe-{number}"}[kind]
 
 
 def _typed(value, like):
@@ -64,19 +78,30 @@ def _typed(value, like):
 
 class Prepared:
     """Rows of `model` read by `build(shape, viewer, *values)`: a values_list()
-    queryset whose SQL depends only on `shape` (hashable) and on the viewer's kind (the
-    comments' visibility rule, `STAND_INS`), and whose parameters are `values`
-    (integers, or lists of them), the viewer's id and constants."""
+    queryset whose SQL depends only on `shape` (hashable) and on the viewer's kind
+    (`rule`: the comments' visibility rule unless told; `STAND_INS`), and whose
+    parameters are `values` (integers, lists of them, or strings), the viewer's id and
+    constants."""
 
-    def __init__(self, model: type[Model], build: Callable[..., QuerySet]):
+    def __init__(
+        self,
+        model: type[Model],
+        build: Callable[..., QuerySet],
+        rule: Callable[..., str] = _comments_rule,
+    ):
         self.model = model
         self.build = build
+        self.rule = rule
         self._made: dict[tuple, tuple[str, list, list[tuple[int, int | None]]]] = {}
 
-    def rows(self, shape, viewer, *values: int | list[int]) -> list[tuple]:
-        alias = router.db_for_read(self.model)
+    def alias(self) -> str:
+        """The database the rows are read from (for Model.from_db)."""
+        return router.db_for_read(self.model)
+
+    def rows(self, shape, viewer, *values: int | str | list[int]) -> list[tuple]:
+        alias = self.alias()
         connection = connections[alias]
-        kind = _rule_for(viewer)
+        kind = self.rule(viewer)
         if (
             connection.vendor != "postgresql"
             or kind not in STAND_INS
@@ -84,10 +109,10 @@ class Prepared:
             or any(value == [] for value in values)
         ):
             return list(self.build(shape, viewer, *values))
-        lists = tuple(isinstance(value, list) for value in values)
-        key = (alias, shape, kind, lists)
+        kinds = tuple(_kind_of(value) for value in values)
+        key = (alias, shape, kind, kinds)
         if (made := self._made.get(key)) is None:
-            made = self._made[key] = self._make(alias, shape, kind, lists)
+            made = self._made[key] = self._make(alias, shape, kind, kinds)
         sql, template, places = made
         params = list(template)
         for place, index in places:
@@ -110,14 +135,14 @@ class Prepared:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
-    def _make(self, alias: str, shape, kind: str, lists: tuple[bool, ...]):
+    def _make(self, alias: str, shape, kind: str, kinds: tuple[str, ...]):
         """The SQL for `shape`, its parameters, and where each value goes in them (the
         viewer's id as value None). Built twice, with two sets of probes: a parameter
         that holds value i's probe in both builds is value i's place; any other that
         differs between them is made from a value and refused, and so is SQL that
         differs (a value written into it). A constant equal to a probe stays put."""
         (sql, params, probes), (other_sql, other_params, other_probes) = (
-            self._probed(alias, shape, kind, lists, start, step) for start, step in PROBES
+            self._probed(alias, shape, kind, kinds, start, step) for start, step in PROBES
         )
         name = self.build.__qualname__
         if sql != other_sql:
@@ -132,17 +157,14 @@ class Prepared:
                     break
             else:  # a value made into something else (a string, a sum)
                 raise ImproperlyConfigured(f"{name}: parameter {place} is made from a value")
-        if missing := set(range(len(lists))) - {index for _, index in places}:
+        if missing := set(range(len(kinds))) - {index for _, index in places}:
             raise ImproperlyConfigured(f"{name}: value {min(missing)} is not a parameter")
         return sql, params, places
 
-    def _probed(self, alias, shape, kind: str, lists: tuple[bool, ...], start: int, step: int):
+    def _probed(self, alias, shape, kind: str, kinds: tuple[str, ...], start: int, step: int):
         """The SQL and parameters of the query built with the probes of (start, step),
         and the probes as (value index, probe), the viewer's id as index None."""
-        probes = [
-            (i, [start + step * (i + 1)] if is_list else start + step * (i + 1))
-            for i, is_list in enumerate(lists)
-        ]
+        probes = [(i, _probe(kind_of, start + step * (i + 1))) for i, kind_of in enumerate(kinds)]
         viewer = STAND_INS[kind](start)
         queryset = self.build(shape, viewer, *(probe for _, probe in probes))
         name = self.build.__qualname__

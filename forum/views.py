@@ -103,13 +103,10 @@ def published_counts(section_ids) -> dict[int, int]:
 
 def visible_section(request, essay_slug, section_slug):
     """The section at these slugs, if the viewer may read its essay; else 404."""
-    return get_object_or_404(
-        Section.objects.select_related("essay").filter(
-            essay__in=Essay.objects.visible_to(request.user)
-        ),
-        essay__slug=essay_slug,
-        slug=section_slug,
-    )
+    section = Section.objects.visible_at(request.user, essay_slug, section_slug)
+    if section is None:
+        raise Http404("No such section.")
+    return section
 
 
 @vary_on_headers("HX-Request")
@@ -162,7 +159,7 @@ def render_section(request, section, form=None, status=200):
         return showing_requested_page(request, page, discussion)
     # An essay has tens of sections, not thousands: one query for the outline gives the
     # table of contents and both neighbours.
-    outline = list(section.essay.sections.in_order().only("essay", "heading", "slug"))
+    outline = Section.objects.outline(section.essay)
     index = [s.pk for s in outline].index(section.pk)
     participation = Participation(request.user, section)
     writer = {"section": section, "user": request.user}

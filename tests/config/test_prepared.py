@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from config.prepared import Prepared
+from essays.models import Section
 from forum.models import Comment
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +101,37 @@ def test_a_constant_that_equals_a_probe_stays_a_constant(post, ann):
 
     prepared = Prepared(Comment, at_most_as_deep_as_a_probe)
     assert prepared.rows((), ann, shallow.section_id) == [(shallow.pk,)]
+
+
+def at_slugs(shape, viewer, essay_slug: str, section_slug: str):
+    return Section.objects.filter(essay__slug=essay_slug, slug=section_slug).values_list(
+        "pk", "heading"
+    )
+
+
+@on_postgresql
+def test_a_prepared_query_takes_words_as_values(settings, essay):
+    settings.PREPARED_QUERIES_CHECK = False
+    build = counting(at_slugs)
+    prepared = Prepared(Section, build)
+    reader = AnonymousUser()
+
+    assert prepared.rows((), reader, essay.slug, "introduction") == list(
+        at_slugs((), reader, essay.slug, "introduction")
+    )
+    assert prepared.rows((), reader, essay.slug, "introduction")[0][1] == "Introduction"
+    assert prepared.rows((), reader, essay.slug, "'; DROP TABLE essays_section; --") == []
+    assert prepared.rows((), reader, "no-such-essay", "introduction") == []
+    assert build.calls == 2
+
+
+@on_postgresql
+def test_words_the_orm_makes_into_others_are_refused_when_made(essay):
+    def containing(shape, viewer, words: str):
+        return Section.objects.filter(heading__contains=words).values_list("pk")
+
+    with pytest.raises(ImproperlyConfigured, match="made from a value"):
+        Prepared(Section, containing).rows((), AnonymousUser(), "Intro")
 
 
 @on_postgresql

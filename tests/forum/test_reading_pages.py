@@ -115,18 +115,23 @@ def test_a_section_is_only_found_under_its_own_essay(client, essay):
     assert client.get(section_url(other, "elsewhere")).status_code == 200
 
 
-def test_unpublished_essays_are_hidden_from_readers_and_shown_to_staff(client, essay, sam):
+def test_unpublished_essays_are_hidden_from_readers_and_shown_to_staff(client, essay, ann, sam):
     essay.is_published = False
     essay.save()
 
     assert client.get(essay_url(essay)).status_code == 404
     assert client.get(section_url(essay, "introduction")).status_code == 404
     assert "Open Source Meets Open Weights" not in client.get("/").text
+    client.force_login(ann)
+    assert client.get(section_url(essay, "introduction")).status_code == 404
 
     client.force_login(sam)
     response = client.get(essay_url(essay))
     assert response.status_code == 200
     assert "Draft, visible to staff only" in response.text
+    section = client.get(section_url(essay, "introduction"))
+    assert section.status_code == 200
+    assert 'aria-current="page">Introduction</a>' in section.text  # its outline
 
 
 def test_pages_cost_a_fixed_number_of_queries(client, essay, django_assert_num_queries):
