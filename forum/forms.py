@@ -108,13 +108,7 @@ class CommentForm(forms.Form):
         # Looked for in the form's section (one the viewer may read), as the viewer
         # sees it; the section is not read again (its text and its essay's would be two
         # joins and two wide rows more).
-        parent = (
-            Comment.objects.visible_in(self.section, self.user)
-            .filter(pk=parent_id)
-            .with_author()
-            .defer("body", "search_vector", "fragment")  # (the form shows body_html)
-            .first()
-        )
+        parent = Comment.objects.one_in(self.section, self.user, parent_id)
         if parent is None:
             if Comment.objects.visible_to(self.user).filter(pk=parent_id).exists():
                 raise forms.ValidationError("You can only reply to a comment on the same section.")

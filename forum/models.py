@@ -317,6 +317,23 @@ class CommentQuerySet(models.QuerySet):
     def with_author(self):
         return self.select_related("author")
 
+    def one_in(self, section, user, pk: int) -> "Comment | None":
+        """Comment `pk` of `section` as `user` sees it (visible_in, with `shows_text`),
+        with its author, without what only its own page needs (its Markdown, search
+        vector and fragment); None if it is not there for them. What a reply is sent
+        to: its SQL is made once per process (config/prepared.py), which spares a
+        post 1 ms of the ORM's."""
+        rows = ONE_IN_SECTION.rows((), user, section.pk, pk)
+        if not rows:
+            return None
+        alias = ONE_IN_SECTION.alias()
+        values = rows[0]
+        comment = Comment.from_db(alias, ONE_COLUMNS, values[: len(ONE_COLUMNS)])
+        comment.shows_text = values[len(ONE_COLUMNS)]
+        author = values[len(ONE_COLUMNS) + 1 :]
+        comment.author = User.from_db(alias, USER_COLUMNS, author) if author[0] else None
+        return comment
+
     def reanchor(self, section, previous, revision) -> int:
         """Follow every quote of `section` from `previous`'s text to `revision`'s
         (forum/anchoring.py): once per edit, in the edit's transaction, in bulk.
@@ -2149,6 +2166,26 @@ class Notification(models.Model):
                 for n in user.notifications.order_by("pk")
             ]
         }
+
+
+# A comment's columns but its Markdown, search vector and fragment; its author's.
+ONE_COLUMNS = [
+    field.attname
+    for field in Comment._meta.concrete_fields
+    if field.name not in ("body", "search_vector", "fragment")
+]
+USER_COLUMNS = [field.attname for field in User._meta.concrete_fields]
+
+
+def _one_in_section(shape, viewer, section_id: int, pk: int):
+    return (
+        Comment.objects.visible_in(section_id, viewer)
+        .filter(pk=pk)
+        .values_list(*ONE_COLUMNS, "shows_text", *(f"author__{c}" for c in USER_COLUMNS))
+    )
+
+
+ONE_IN_SECTION = Prepared(Comment, _one_in_section)
 
 
 def _any_unread(shape, viewer):

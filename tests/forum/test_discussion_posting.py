@@ -128,7 +128,9 @@ def test_a_huge_body_is_refused_not_crashed_on(client, section, ann):
     assert not Comment.objects.exists()
 
 
-@pytest.mark.parametrize("parent", ["999999", "abc", "-1", "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "parent", ["999999", "999999999999999999", "abc", "-1", "99999999999999999999999"]
+)
 def test_a_reply_to_a_missing_or_malformed_parent_is_refused(client, section, ann, parent):
     client.force_login(ann)
 

@@ -380,3 +380,30 @@ def test_what_one_follows_in_an_unpublished_essay_is_no_longer_listed(
 
     assert section.heading not in page
     assert "Words in a soon-hidden essay" not in page
+
+
+def test_the_comment_a_reply_answers_is_read_as_its_viewer_may_see_it(section, post, ann, ben, dan):
+    """Comment.objects.one_in (what CommentForm sends a reply to): the same rule as
+    every page, its SQL made once per process on PostgreSQL."""
+    published = post(ann, "Published.")
+    held = post(ann, "Held for review.")
+    Comment.objects.filter(pk=held.pk).update(status=Status.PENDING)
+    orphaned = post(dan, "Dan's, before he left.")
+    dan.delete()
+
+    seen = Comment.objects.one_in(section, ben, published.pk)
+    expected = Comment.objects.visible_in(section, ben).with_author().get(pk=published.pk)
+    assert (seen.pk, seen.body_html, seen.status, seen.author, seen.shows_text) == (
+        expected.pk,
+        expected.body_html,
+        expected.status,
+        ann,
+        True,
+    )
+    assert seen.author.public_name == ann.public_name
+    assert Comment.objects.one_in(section, ben, held.pk) is None  # ann's alone, for now
+    assert Comment.objects.one_in(section, ann, held.pk).shows_text
+    assert Comment.objects.one_in(section, ann, orphaned.pk).author is None
+    assert Comment.objects.one_in(section, ann, 999_999_999_999_999_999) is None
+    other = section.essay.sections.exclude(pk=section.pk).first()
+    assert Comment.objects.one_in(other, ann, published.pk) is None
