@@ -1,8 +1,12 @@
 """Who is told about what: the rules of notifications, and the bell that shows them."""
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+import forum.models
+from accounts.models import User
+from config.prepared import Prepared
 from forum.models import (
     Ban,
     Comment,
@@ -113,6 +117,41 @@ def test_one_notice_per_comment_for_the_closest_reason(post, section, ann, ben):
     post(ben, "Answer", parent=question)
 
     assert told(ann) == [(Kind.REPLY, "Answer")]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared only on PostgreSQL")
+def test_who_is_told_is_decided_by_sql_made_once_for_each_shape_of_news(
+    settings, monkeypatch, post, section, ann, ben, dan
+):
+    """forum.models._told_of_comment (config/prepared.py): a reply in a thread, another
+    reply deeper, by someone else, to someone else, share one SQL; their values differ."""
+    settings.PREPARED_QUERIES_CHECK = False  # the check builds the query each time
+    built = []
+
+    def build(*args):
+        built.append(args[0])
+        return forum.models._told_of_comment(*args)
+
+    build.__qualname__ = "_told_of_comment"
+    prepared = Prepared(User, build, rule=forum.models.TOLD_OF_COMMENT.rule)
+    monkeypatch.setattr(forum.models, "TOLD_OF_COMMENT", prepared)
+    Subscription.objects.follow(dan, section=section)
+    question = post(ann, "Question")
+
+    answer = post(ben, "Answer", parent=question)
+    post(ann, "Thanks", parent=answer)
+
+    assert told(ann) == [(Kind.REPLY, "Answer")]
+    assert told(ben) == [(Kind.REPLY, "Thanks")]
+    assert told(dan) == [
+        (Kind.SECTION, "Question"),
+        (Kind.SECTION, "Answer"),
+        (Kind.SECTION, "Thanks"),
+    ]
+    # A new thread (no thread above it, nobody answered) is one shape, a reply another:
+    # each made with two sets of probes, once.
+    assert built.count((False, False, False, False)) == 2
+    assert built.count((True, True, False, False)) == 2
 
 
 def test_posting_follows_the_replies_below_ones_comment_unless_switched_off(post, ann, ben):
