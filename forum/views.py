@@ -15,7 +15,7 @@ from forum import annotations, caching
 from forum import search as search_module
 from forum.forms import CommentForm
 from forum.models import Comment, Participation, discussion_version
-from forum.rendering import CommentRenderer, render_with_threads
+from forum.rendering import CommentRenderer, new_comment_form, render_with_threads
 from forum.threads import SORT_LABELS, section_discussion
 
 
@@ -171,6 +171,8 @@ def render_section(request, section, form=None, status=200):
         "participation": participation,
         "form": form or (None if participation.to_post() else CommentForm(**writer)),
     }
+    if form is None and context["form"] is not None:  # a new comment's, as every member's
+        context["form_html"] = new_comment_form(request, section)
     page = render_with_threads(request, "essays/section.html", context, threads_html, status)
     return showing_requested_page(request, page, discussion)
 

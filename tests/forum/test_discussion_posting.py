@@ -1,10 +1,14 @@
 """Posting comments and replies: who may, what is accepted, and what is refused."""
 
+import re
 import uuid
 
 import pytest
+from django.template.loader import render_to_string
+from django.test import Client
 from django.urls import reverse
 
+from forum.forms import CommentForm
 from forum.models import Comment, ModerationPolicy, Notification
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +72,44 @@ def test_a_verified_member_posts_and_sees_the_comment_on_the_section(client, sec
     assert "<script>alert(1)</script>" not in page.text
     assert 'rel="nofollow ugc noopener noreferrer"' in page.text
     assert "Your comment is published." in page.text
+
+
+def test_a_members_page_shows_the_form_as_its_template_renders_it_with_tokens_of_its_own(
+    section, ann
+):
+    """forum.rendering.new_comment_form: rendered once per section, filled in per page."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(ann)
+    responses = [client.get(section.get_absolute_url()) for _ in range(2)]
+    form_at = re.compile(r'<form class="comment-form" id="comment-form".*?</form>', re.S)
+    forms = [form_at.search(response.text)[0] for response in responses]
+    tokens = [
+        (
+            re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)[1],
+            re.search(r'name="token" value="([^"]+)"', form)[1],
+        )
+        for form in forms
+    ]
+
+    csrf, token = tokens[1]
+    template = render_to_string(
+        "forum/comment_form.html",
+        {
+            "form": CommentForm(section=section, user=ann, initial={"token": token}),
+            "section": section,
+            "csrf_token": csrf,
+        },
+    )
+    assert forms[1] == template.strip()
+    assert "forum/comment_form.html" not in {t.name for t in responses[1].templates}
+    assert tokens[0][0] != csrf  # each page its own
+    assert tokens[0][1] != token
+    sent = client.post(
+        post_url(section),
+        {"body": "Sent from the page.", "csrfmiddlewaretoken": csrf, "token": token},
+    )
+    assert sent.status_code == 302
+    assert Comment.objects.get().submission_token == uuid.UUID(token)
 
 
 def test_a_reply_records_its_true_parent_thread_and_depth(client, section, ann, ben, post):
