@@ -487,16 +487,27 @@ class CommentRenderer:
             stored = self.fragments.joined(chunks[1:])
             if stored != (read := SEP.join(c.fragment)):
                 self._unstored.append((stored, c.pk, read))
-        label, author = self._author_parts(c.author)
+        # (Each call less per comment is a tenth of a millisecond less per page: the
+        # author's parts as made for the page, and _emit_below, are written out here.)
+        if (parts := self._authors.get(id(c.author))) is None:
+            parts = self._author_parts(c.author)
         below = node.below
         out += (  # chunks[0] is the tag
-            chunks[1], label, chunks[2], author, chunks[3], self._ago(c.created_at),
+            chunks[1], parts[0], chunks[2], parts[1], chunks[3], self._ago(c.created_at),
             chunks[4], self._ago(c.edited_at) if c.edited_at else "",
             chunks[5], self._folded(below) if below else "",
             chunks[6], self._and_count(below) if below else "",
             chunks[7], self._actions(node), chunks[8],
         )  # fmt: skip
-        self._emit_below(node, out)
+        if node.replies:
+            out.append('<ol class="replies">')
+            for reply in node.replies:
+                out.append("<li>")
+                self._emit(reply, out)
+                out.append("</li>")
+            out.append("</ol>")
+        if node.continues or node.more_after:
+            out.append(self._continues(node))
         out.append(chunks[9])
 
     def _emit_hidden(self, node: Node, out: list[str]) -> None:
