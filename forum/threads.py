@@ -359,11 +359,15 @@ def section_discussion(
     shape = (capped, settings.COMMENTS_THREAD_MAX)
     comments = _made(PAGE_ROWS.rows(shape, user, root_ids, section.pk, depth), page=True)
     order = {pk: index for index, pk in enumerate(root_ids)}
-    followed = _followed(user, section.pk, comments)
+    participation = Participation(user, section)
+    if participation.refusal is None and comments:
+        voted, followed = _voted_and_followed(user, section.pk)
+    else:
+        voted, followed = None, _followed(user, section.pk, comments)
     # Replies whose parent is not on the page (hidden, or past the cap) are left out.
     tops = [
         node
-        for node in _assemble(comments, Participation(user, section), followed)
+        for node in _assemble(comments, participation, followed, voted)
         if node.comment.pk in order
     ]
     threads = sorted(tops, key=lambda node: order[node.comment.pk])
@@ -652,6 +656,32 @@ def _followed_in_section(shape, user, section_id: int):
     )
 
 
+def _voted_and_followed(user, section_id: int) -> tuple[set[int], set[int | None]]:
+    """A member's votes in a section, and what they follow there (as _followed): both
+    in one query, for a page of a section that they may take part in."""
+    voted, followed = set(), set()
+    for kind, pk in VOTED_AND_FOLLOWED_IN_SECTION.rows((), user, section_id):
+        (voted if kind == VOTED else followed).add(pk)
+    return voted, followed
+
+
+VOTED, FOLLOWED = "voted", "followed"  # (words: an integer Value would need converting)
+
+
+def _voted_and_followed_in_section(shape, user, section_id: int):
+    votes = _votes_in_section(shape, user, section_id)
+    follows = _followed_in_section(shape, user, section_id)
+    return (
+        votes.annotate(kind=Value(VOTED))
+        .values_list("kind", "comment_id")
+        .union(follows.annotate(kind=Value(FOLLOWED)).values_list("kind", "thread_id"), all=True)
+    )
+
+
+# Sent on every member's view of a section: its SQL is made once (config/prepared.py).
+VOTED_AND_FOLLOWED_IN_SECTION = Prepared(Vote, _voted_and_followed_in_section)
+
+
 # Sent on every member's view of a section: its SQL is made once (config/prepared.py).
 FOLLOWED_IN_SECTION = Prepared(Subscription, _followed_in_section)
 
@@ -713,11 +743,13 @@ def _votes_in_section(shape, user, section_id: int):
 VOTES_IN_SECTION = Prepared(Vote, _votes_in_section)
 
 
-def _assemble(comments: list[PageComment], participation, followed=frozenset()) -> list[Node]:
-    """Link comments (in path order) into trees; return the nodes without a parent here."""
+def _assemble(
+    comments: list[PageComment], participation, followed=frozenset(), voted=None
+) -> list[Node]:
+    """Link comments (in path order) into trees; return the nodes without a parent here.
+    `voted`: the ids of those the viewer voted for, if the caller read them."""
     user = participation.viewer
-    voted = set()
-    if participation.refusal is None and comments:
+    if voted is None and participation.refusal is None and comments:
         # A page's votes by the section rather than by a list of its thousand ids (the
         # votes this member cast elsewhere in the section are a few more rows).
         if len(comments) > FEW:
@@ -726,6 +758,8 @@ def _assemble(comments: list[PageComment], participation, followed=frozenset()) 
         else:
             mine = Q(comment__any_of=[c.id for c in comments])
             voted = set(Vote.objects.filter(mine, user=user).values_list("comment_id", flat=True))
+    elif voted is None:
+        voted = set()
     nodes: dict[int, Node] = {}
     tops: list[Node] = []
     takes_part = participation.refusal is None
