@@ -216,6 +216,8 @@ def answer(request, version, cached=None, build=None):
         copies = store_copies(request, version, response.content)
         if coding:
             response.content = copies[coding]
+            # (The page may have said its length: render_with_threads does.)
+            response["Content-Length"] = str(len(response.content))
     if coding and response.status_code == 200:
         response["Content-Encoding"] = coding
     response["ETag"] = etag

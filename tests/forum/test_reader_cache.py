@@ -175,10 +175,15 @@ def test_a_page_of_comments_is_smaller_with_brotli(reader_cache, client, section
 @pytest.mark.parametrize("coding", ["gzip", "br"])
 def test_the_first_view_is_compressed_too(reader_cache, client, two_pages, coding):
     response = client.get(two_pages, headers={"Accept-Encoding": coding})
+    again = client.get(two_pages, headers={"Accept-Encoding": coding})
 
     assert response["Content-Encoding"] == coding
     decompress = brotli.decompress if coding == "br" else gzip.decompress
     assert "First thread" in decompress(response.content).decode()
+    # The length of what is sent, not of the page before it was compressed (a client
+    # would wait for the rest, or take the next answer for it).
+    assert int(response["Content-Length"]) == len(response.content)
+    assert int(again["Content-Length"]) == len(again.content) == len(response.content)
 
 
 @pytest.mark.parametrize(
