@@ -250,6 +250,8 @@ SECURITY_CACHE = env_url(
 for _location, _cache in (("pages", PAGE_CACHE), ("security", SECURITY_CACHE)):
     if _cache["BACKEND"].endswith("LocMemCache"):
         _cache["LOCATION"] = _location  # two separate memories, not one shared
+    if _cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        _cache["BACKEND"] = "config.cache.RedisCache"  # one client, not one per call
 CACHES = {"default": SECURITY_CACHE, "pages": PAGE_CACHE}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_CACHE_ALIAS = "default"  # the security cache

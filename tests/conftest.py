@@ -16,6 +16,11 @@ needs is one of these.
 """
 
 import importlib
+import shutil
+import socket
+import subprocess
+import time
+import uuid
 
 import pytest
 from django.core.management import call_command
@@ -229,3 +234,44 @@ def premoderate_all(db):
     policy.premoderation = ModerationPolicy.Premoderation.ALL
     policy.save()
     return policy
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """Start a private redis-server with the given options (a cache's settings for it
+    returned); stopped after the test."""
+    server = shutil.which("redis-server")
+    if not server:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    started = []
+
+    def start(*options):
+        port = free_port()
+        process = subprocess.Popen(
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(tmp_path), *options],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        started.append(process)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return {  # as config/settings.py makes of a redis:// CACHE_URL
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "KEY_PREFIX": uuid.uuid4().hex[:8],
+        }
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)

@@ -6,11 +6,7 @@ compose file): the flood evicted allauth's login-failure counters, and a locked-
 account got five fresh password guesses.
 """
 
-import shutil
-import socket
-import subprocess
 import time
-import uuid
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -83,46 +79,6 @@ def test_with_one_cache_for_both_a_flood_would_lift_the_lockout(client, dana):
 
 
 # --- On real Redis servers, configured as docker-compose.yml configures them ---------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    """Start a private redis-server with the given options; stopped after the test."""
-    server = shutil.which("redis-server")
-    if not server:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    started = []
-
-    def start(*options):
-        port = free_port()
-        process = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(tmp_path), *options],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        started.append(process)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
-            "KEY_PREFIX": uuid.uuid4().hex[:8],
-        }
-
-    yield start
-    for process in started:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 LRU = ("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")

@@ -126,7 +126,8 @@ def test_the_deployment_checklist_warns_when_security_state_shares_the_page_cach
 def test_the_security_cache_and_the_page_cache_come_from_their_own_variables():
     script = (
         "from django.conf import settings as s; "
-        "print(s.CACHES['default']['LOCATION'], s.CACHES['pages']['LOCATION'])"
+        "print(s.CACHES['default']['LOCATION'], s.CACHES['pages']['LOCATION'], "
+        "s.CACHES['default']['BACKEND'], s.CACHES['pages']['BACKEND'])"
     )
     result = start(
         GOOD | {"CACHE_URL": "redis://pages:6379/0", "SECURITY_CACHE_URL": "redis://locks:6379/0"},
@@ -135,7 +136,10 @@ def test_the_security_cache_and_the_page_cache_come_from_their_own_variables():
 
     assert result.returncode == 0, result.stderr
     last_line = result.stdout.strip().splitlines()[-1]
-    assert last_line.split() == ["redis://locks:6379/0", "redis://pages:6379/0"]
+    assert last_line.split() == [
+        *("redis://locks:6379/0", "redis://pages:6379/0"),
+        *("config.cache.RedisCache", "config.cache.RedisCache"),  # one client a pool
+    ]
 
 
 def test_social_sign_in_needs_both_id_and_secret():
