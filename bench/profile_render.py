@@ -118,7 +118,7 @@ def profile(args):
         ("sql in _rows", "thread query (visibility included)"),
         ("rows", "building 1,000 row objects"),
         ("assemble", "tree + viewer's rights"),
-        ("_followed", "viewer's votes and follows (one query)"),
+        ("_followed", "viewer's votes, follows, anything unread (one query)"),
         ("other sql", "other queries (section, count, page, user, session)"),
         ("threads", "comments' HTML (forum/rendering.py)"),
         ("render", "page template, the comments put in"),

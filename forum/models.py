@@ -1821,6 +1821,20 @@ class NotificationQuerySet(models.QuerySet):
     def unread(self):
         return self.filter(read_at__isnull=True)
 
+    def on_the_bell(self, user, *, any_unread: bool | None = None) -> int:
+        """The number on `user`'s bell: their unread notifications they may still see.
+        Most pages are seen with nothing new: a cheap look first (ANY_UNREAD), and only
+        then the count of what `shown` lets them see (a query on the comments, to
+        build too). `any_unread`: that look's answer, where the caller asked it along
+        with its own query (a section's page, forum.threads)."""
+        if not user.is_authenticated:
+            return 0
+        if any_unread is None:
+            any_unread = bool(ANY_UNREAD.rows((), user))
+        if not any_unread:
+            return 0
+        return self.filter(recipient=user).unread().shown(user).count()
+
     def mark_read(self) -> int:
         return self.unread().update(read_at=timezone.now())
 
@@ -2220,10 +2234,11 @@ def _one_in_section(shape, viewer, section_id: int, pk: int):
 ONE_IN_SECTION = Prepared(Comment, _one_in_section)
 
 
-def _any_unread(shape, viewer):
+def first_unread(shape, viewer):
+    """A notification of `viewer`'s that is unread, if any: the bell's first look."""
     return Notification.objects.filter(recipient=viewer).unread().values_list("pk")[:1]
 
 
 # Whether a member has anything unread, asked on every page they see (for the bell): its
 # SQL is made once (config/prepared.py).
-ANY_UNREAD = Prepared(Notification, _any_unread)
+ANY_UNREAD = Prepared(Notification, first_unread)

@@ -27,8 +27,16 @@ from django.db import connections
 from django.db.models import BigIntegerField, Exists, F, Func, OuterRef, Q, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 
+from accounts.models import User
 from config.prepared import Prepared
-from forum.models import PATH_DIGITS, Comment, Participation, Subscription, Vote
+from forum.models import (
+    PATH_DIGITS,
+    Comment,
+    Participation,
+    Subscription,
+    Vote,
+    first_unread,
+)
 
 # What a page shows of a comment; the Markdown source, for one, is only needed when
 # editing. Pages read these as plain rows: building a thousand model instances (with
@@ -324,6 +332,9 @@ class Discussion:
     sort: str
     total: int
     following_section: bool = False
+    # Whether the viewer has anything unread, if the page's queries asked (for the bell:
+    # Notification.objects.on_the_bell).
+    any_unread: bool | None = None
 
 
 def visible_threads(section, user):
@@ -360,8 +371,9 @@ def section_discussion(
     comments = _made(PAGE_ROWS.rows(shape, user, root_ids, section.pk, depth), page=True)
     order = {pk: index for index, pk in enumerate(root_ids)}
     participation = Participation(user, section)
+    any_unread = None  # (the bell asks for itself)
     if participation.refusal is None and comments:
-        voted, followed = _voted_and_followed(user, section.pk)
+        voted, followed, any_unread = _voted_and_followed(user, section.pk)
     else:
         voted, followed = None, _followed(user, section.pk, comments)
     # Replies whose parent is not on the page (hidden, or past the cap) are left out.
@@ -373,7 +385,11 @@ def section_discussion(
     threads = sorted(tops, key=lambda node: order[node.comment.pk])
     _count_below(threads, user, section.pk)
     return threads, Discussion(
-        page=page, sort=sort, total=total, following_section=None in followed
+        page=page,
+        sort=sort,
+        total=total,
+        following_section=None in followed,
+        any_unread=any_unread,
     )
 
 
@@ -656,25 +672,38 @@ def _followed_in_section(shape, user, section_id: int):
     )
 
 
-def _voted_and_followed(user, section_id: int) -> tuple[set[int], set[int | None]]:
-    """A member's votes in a section, and what they follow there (as _followed): both
-    in one query, for a page of a section that they may take part in."""
-    voted, followed = set(), set()
+def _voted_and_followed(user, section_id: int) -> tuple[set[int], set[int | None], bool]:
+    """A member's votes in a section, what they follow there (as _followed), and
+    whether anything of theirs is unread (the bell's first look, ANY_UNREAD): all in
+    one query, for a page of a section that they may take part in."""
+    voted, followed, any_unread = set(), set(), False
     for kind, pk in VOTED_AND_FOLLOWED_IN_SECTION.rows((), user, section_id):
-        (voted if kind == VOTED else followed).add(pk)
-    return voted, followed
+        if kind == VOTED:
+            voted.add(pk)
+        elif kind == FOLLOWED:
+            followed.add(pk)
+        else:
+            any_unread = True
+    return voted, followed, any_unread
 
 
-VOTED, FOLLOWED = "voted", "followed"  # (words: an integer Value would need converting)
+VOTED, FOLLOWED, UNREAD = "voted", "followed", "unread"  # (an integer Value would need converting)
 
 
 def _voted_and_followed_in_section(shape, user, section_id: int):
     votes = _votes_in_section(shape, user, section_id)
     follows = _followed_in_section(shape, user, section_id)
+    # The member's own row, if ANY_UNREAD finds anything (a branch of its own would need
+    # its LIMIT, which SQLite refuses in a UNION).
+    unread = User.objects.filter(Exists(first_unread(shape, user)), pk=user.pk)
     return (
         votes.annotate(kind=Value(VOTED))
         .values_list("kind", "comment_id")
-        .union(follows.annotate(kind=Value(FOLLOWED)).values_list("kind", "thread_id"), all=True)
+        .union(
+            follows.annotate(kind=Value(FOLLOWED)).values_list("kind", "thread_id"),
+            unread.annotate(kind=Value(UNREAD)).values_list("kind", "pk"),
+            all=True,
+        )
     )
 
 

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.models import User
@@ -14,7 +15,7 @@ from essays.models import Essay, Section, content_version
 from forum import annotations, caching
 from forum import search as search_module
 from forum.forms import CommentForm
-from forum.models import Comment, Participation, discussion_version
+from forum.models import Comment, Notification, Participation, discussion_version
 from forum.rendering import CommentRenderer, new_comment_form, render_with_threads
 from forum.threads import SORT_LABELS, section_discussion
 
@@ -173,6 +174,10 @@ def render_section(request, section, form=None, status=200):
     }
     if form is None and context["form"] is not None:  # a new comment's, as every member's
         context["form_html"] = new_comment_form(request, section)
+    if (any_unread := discussion.any_unread) is not None:  # asked with a member's votes
+        context["unread_notifications"] = SimpleLazyObject(
+            lambda: Notification.objects.on_the_bell(request.user, any_unread=any_unread)
+        )
     page = render_with_threads(request, "essays/section.html", context, threads_html, status)
     return showing_requested_page(request, page, discussion)
 

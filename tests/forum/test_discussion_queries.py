@@ -115,7 +115,7 @@ def test_a_page_that_does_not_hold_every_thread_counts_them_in_one_query_more(
 
 
 @pytest.mark.parametrize("size", [12, 400])
-def test_a_members_section_page_costs_seven_queries(
+def test_a_members_section_page_costs_six_queries(
     client, section, ann, settings, size, django_assert_num_queries
 ):
     settings.COMMENTS_PAGE_SIZE = 1000
@@ -126,9 +126,10 @@ def test_a_members_section_page_costs_seven_queries(
 
     # The member, read with whether they may write (verified, not suspended; the session
     # itself comes from the cache); the section and essay; the page of top-level
-    # comments (all of them); the threads; the member's votes and what they follow (the
-    # section, threads) in the section, in one; the outline; the unread count on the bell.
-    with django_assert_num_queries(7):
+    # comments (all of them); the threads; the member's votes, what they follow (the
+    # section, threads) in the section and whether anything is unread for the bell (it
+    # is not), in one; the outline.
+    with django_assert_num_queries(6):
         response = client.get(section.get_absolute_url())
 
     assert shown(response.text) == size
@@ -151,10 +152,10 @@ def test_a_page_holding_comments_shown_whole_reads_their_texts_in_one_query_more
     keep_fragments()
 
     client.force_login(ben)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         others = client.get(section.get_absolute_url()).text
     client.force_login(ann)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         authors = client.get(section.get_absolute_url()).text
 
     assert "Held number" not in others

@@ -29,6 +29,28 @@ def test_the_bell_counts_unread_notifications(client, answered, ann):
     assert bell(client.get("/").text) == "Notifications 1 unread"
 
 
+def test_a_section_page_asks_the_bell_with_the_members_votes_and_counts_alike(
+    client, answered, ann, ben, section, django_assert_num_queries
+):
+    """A section's page looks for anything unread in the query that reads the member's
+    votes and follows (forum.threads): the bell says what it says on every other page,
+    counting only when there is something unread."""
+    page = section.get_absolute_url()
+    client.force_login(ben)  # nothing unread
+    client.get("/")
+    with django_assert_num_queries(6):
+        assert bell(client.get(page).text) == "Notifications"
+    client.force_login(ann)  # Ben answered her
+    client.get("/")
+    with django_assert_num_queries(7):  # the count, as on any page
+        assert bell(client.get(page).text) == "Notifications 1 unread"
+    assert bell(client.get("/").text) == "Notifications 1 unread"
+
+    Notification.objects.filter(recipient=ann).mark_read()
+
+    assert bell(client.get(page).text) == "Notifications"
+
+
 @pytest.mark.parametrize(
     ("before", "words"),
     [
