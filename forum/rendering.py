@@ -22,6 +22,7 @@ every comment anew: a thousand comments took 0.17 s to build, now a few millisec
 `tests/forum/test_fragments.py` renders every kind of comment both ways and compares.
 """
 
+import functools
 import re
 import secrets
 import uuid
@@ -35,7 +36,7 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
 
@@ -105,6 +106,13 @@ _paragraph_start = re.compile(r'<p id="(p-[0-9a-f]{8}(?:-\d+)?)">')
 
 def _url_pattern(name: str) -> str:
     # reverse() once with a marker, then format per comment: far cheaper than reverse().
+    # Once per process for each URL prefix and URLconf (the same on every page: asked
+    # anew, the thirteen a page uses were a sixtieth of a member's page).
+    return _url_patterns(name, get_script_prefix(), get_urlconf(settings.ROOT_URLCONF))
+
+
+@functools.cache
+def _url_patterns(name: str, prefix: str, urlconf: str) -> str:
     return reverse(name, args=[MARKER]).replace(str(MARKER), "{}")
 
 
@@ -522,7 +530,7 @@ class CommentRenderer:
                 self.meta(node),
                 self._toggle(node),
                 self.body(node),
-                self._actions(node),
+                SafeString(self._actions(node)),  # made by h()
                 h('<div class="comment__reply-slot" id="c-{}-reply"></div>', c.pk),
             )
         )
@@ -743,9 +751,11 @@ class CommentRenderer:
             text = h("Removed by a moderator.{} Only you and the moderators can see it.", reason)
         return h('<p class="comment__notice">{}</p>', text)
 
-    def _actions(self, node: Node) -> SafeString:
+    def _actions(self, node: Node) -> str:
         """What the viewer may do, as Participation decided for this node: the score
-        and buttons on a published comment, and editing an author's pending one.
+        and buttons on a published comment, and editing an author's pending one. Made
+        by h() (and an integer), as a plain str for _emit's list: a SafeString of it
+        would copy it again, for each of a thousand comments.
 
         The same for every comment of one kind (status, score, the viewer's rights,
         vote and follow) but for its id: made once a page per kind, with a marker for
@@ -763,7 +773,7 @@ class CommentRenderer:
             # The pieces around each place the id goes (joining them is far cheaper
             # than str.format() parsing a kilobyte of a member's forms per comment).
             around = self._actions_made[kind] = self._actions_html(sample).split(str(MARKER))
-        return SafeString(str(c.id).join(around))  # made by h(), and an integer
+        return str(c.id).join(around)
 
     def _actions_html(self, node: Node) -> SafeString:
         c = node.comment

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
+from django.urls import reverse, set_script_prefix
 
 from tests.conftest import keep_fragments
 from tests.html import INTERACTIVE, elements
@@ -284,3 +284,25 @@ def test_a_date_after_a_week_is_the_local_day_every_hour_of_a_year_with_clock_ch
         renderer = CommentRenderer(request, section)
         expected = [moment.astimezone(tz).strftime("%-d %b %Y") for moment in moments]
         assert [renderer._ago(moment) for moment in moments] == expected
+
+
+def test_a_members_buttons_link_under_the_prefix_the_site_is_served_at(
+    client, section, ann, ben, post
+):
+    """The addresses on a comment's buttons are made once per process (forum.rendering.
+    _url_pattern), for each prefix a site is served under (SCRIPT_NAME), not once."""
+    theirs = post(ben, "Served twice.")
+    client.force_login(ann)
+    page = section.get_absolute_url()
+
+    plain = client.get(page).text
+    set_script_prefix("/forum/")  # as the WSGI handler does for SCRIPT_NAME=/forum
+    try:
+        under = client.get(page).text
+    finally:
+        set_script_prefix("/")
+
+    assert f'href="/comments/{theirs.pk}/reply/"' in plain
+    assert f'href="/forum/comments/{theirs.pk}/reply/"' in under
+    assert f'"/comments/{theirs.pk}/reply/"' not in under
+    assert f'href="/comments/{theirs.pk}/reply/"' in client.get(page).text
