@@ -138,7 +138,8 @@ def copy_thread(url, source, target, copies):
             name
             for (name,) in conn.execute(
                 "SELECT column_name FROM information_schema.columns"
-                " WHERE table_name = 'forum_comment' ORDER BY ordinal_position"
+                " WHERE table_name = 'forum_comment' AND is_generated = 'NEVER'"
+                " ORDER BY ordinal_position"
             )
         ]
         (source_id,) = conn.execute(

@@ -46,7 +46,8 @@ def copy(conn, source_id, target_id, first, last):
         name
         for (name,) in conn.execute(
             "SELECT column_name FROM information_schema.columns"
-            " WHERE table_name = 'forum_comment' ORDER BY ordinal_position"
+            " WHERE table_name = 'forum_comment' AND is_generated = 'NEVER'"
+            " ORDER BY ordinal_position"
         )
     ]
     changed = {

@@ -590,6 +590,43 @@ class EditorAnswer(models.TextChoices):
     DECLINED = "declined", "declined"
 
 
+class FragmentHash(models.Func):
+    """A 64-bit hash PostgreSQL makes of a comment's stored fragment (Comment.fragment):
+    what a page reads in its place, to take the fragment from those its process keeps
+    (forum.threads.KeptFragments). Stored with the row (Comment.fragment_hash): hashed
+    as each page was read, a thousand fragments cost PostgreSQL half a millisecond a
+    page. SQLite has no hash function: there a page reads the fragments themselves, and
+    the column is empty."""
+
+    function = "hashtextextended"
+    output_field = models.BigIntegerField()
+
+    def __init__(self):
+        super().__init__(models.F("fragment"), models.Value(0))
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+
+class StoredGeneratedField(models.GeneratedField):
+    """A GeneratedField stored in the row (db_persist=True), whose system check asks no
+    database. Django's asks PostgreSQL its version (could it compute the column when
+    read instead?), which made `manage.py check --deploy` need the database up, where
+    it is run before there is one (tests/config/test_settings.py). Every database this
+    runs on stores generated columns (PostgreSQL 12 and later, SQLite 3.31 and later)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(db_persist=True, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        del kwargs["db_persist"]
+        return name, path, args, kwargs
+
+    def _check_supported(self, databases):
+        return []
+
+
 class Comment(models.Model):
     """A comment on a section, or a reply to another comment of the same section.
 
@@ -705,6 +742,11 @@ class Comment(models.Model):
     # whenever a field it shows changes, by reanchor() and on a new slug; empty until
     # then (rows made in bulk), when the first page to show it renders and stores it.
     fragment = models.TextField(editable=False, blank=True, default="")
+    # Kept by PostgreSQL beside the fragment, whoever writes it (save(), the UPDATEs
+    # below, SQL): what a page reads in the fragment's place (FragmentHash).
+    fragment_hash = StoredGeneratedField(
+        expression=FragmentHash(), output_field=models.BigIntegerField()
+    )
     FRAGMENT_SEP = "\x1f"  # between its chunks
     UNSTORABLE_FRAGMENT = "-"  # a chunk would hold the separator: rendered each time
     # The markup's version: change it with the markup, and every fragment stored before

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import BigIntegerField, Exists, F, Func, OuterRef, Q, Value, Window
+from django.db.models import Exists, F, OuterRef, Q, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from accounts.models import User
@@ -502,7 +502,7 @@ def _query(queryset, user, section_id: int, *, max_depth: int, page: bool, cappe
         )
         if connections[queryset.db].vendor == "postgresql":
             # The fragments' hashes, to take those this process keeps (KeptFragments).
-            fields = [FragmentHash() if name == "fragment" else name for name in PAGE_FIELDS]
+            fields = ["fragment_hash" if name == "fragment" else name for name in PAGE_FIELDS]
             rows = rows.values_list(*fields, *names)
         else:
             rows = rows.values_list(*PAGE_FIELDS, *names)
@@ -511,24 +511,9 @@ def _query(queryset, user, section_id: int, *, max_depth: int, page: bool, cappe
     return rows
 
 
-class FragmentHash(Func):
-    """A 64-bit hash PostgreSQL makes of a comment's stored fragment: what a page reads
-    in its place, to take the fragment from those this process keeps (KEPT)."""
-
-    function = "hashtextextended"
-    output_field = BigIntegerField()
-
-    def __init__(self):
-        super().__init__(F("fragment"), Value(0))
-
-    @property
-    def convert_value(self):
-        return self._convert_value_noop  # psycopg reads a bigint as an int already
-
-
 class KeptFragments:
     """Stored fragments this process has read, in their chunks, by comment id and
-    FragmentHash: a fragment changes when its comment does (an edit, a moderator's
+    Comment.fragment_hash: a fragment changes when its comment does (an edit, a moderator's
     answer, a new revision of the section, a slug), and its hash with it, so a kept one
     is never stale and nothing needs telling. Up to `budget` characters; the first kept
     go first beyond that. A hash, not a digest: someone who made two texts of their own
@@ -554,7 +539,7 @@ class KeptFragments:
         rows = (
             Comment.objects.filter(pk__any_of=ids)
             .order_by()
-            .values_list("pk", "fragment", FragmentHash())
+            .values_list("pk", "fragment", "fragment_hash")
         )
         read = {}
         with self._lock:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from essays.models import Section
 from forum.models import Comment, Vote
 from forum.rendering import SEP, UNSTORABLE
-from forum.threads import FragmentHash, KeptFragments
+from forum.threads import KeptFragments
 from tests.conftest import keep_fragments, make_member
 
 pytestmark = pytest.mark.django_db
@@ -345,7 +345,7 @@ def test_a_page_of_ascii_comments_is_ascii(client, varied, viewer, request):
 
 
 def hash_of(comment) -> int:
-    return Comment.objects.filter(pk=comment.pk).values_list(FragmentHash(), flat=True).get()
+    return Comment.objects.filter(pk=comment.pk).values_list("fragment_hash", flat=True).get()
 
 
 def test_a_process_reads_each_fragment_once_and_again_when_it_changes(
@@ -370,6 +370,25 @@ def test_a_process_reads_each_fragment_once_and_again_when_it_changes(
     assert "Comment number 2." not in changed
     fragments_read = edited.captured_queries[-2]["sql"]  # before the outline
     assert f"ANY('{{{comments[2].pk}}}'" in fragments_read  # the edited one alone
+
+
+def test_a_fragment_rewritten_by_sql_alone_is_read_anew(postgres_only, client, section, ann, post):
+    """The hash a page reads in a fragment's place is kept by PostgreSQL with the row
+    (Comment.fragment_hash), whoever writes the fragment: here an UPDATE of it alone,
+    as Comment.objects.render_fragments sends."""
+    comment = post(ann, "First words.")
+    first = page(client, section)  # this process now keeps its fragment
+    rewritten = comment.fragment.replace("First words.", "Rewritten by SQL.")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE forum_comment SET fragment = %s WHERE id = %s", [rewritten, comment.pk]
+        )
+        cursor.execute("SELECT hashtextextended(%s, 0)", [rewritten])
+        (expected,) = cursor.fetchone()
+
+    assert "First words." in first
+    assert hash_of(comment) == expected
+    assert "Rewritten by SQL." in page(client, section)
 
 
 def test_a_process_keeps_fragments_up_to_its_budget_the_first_kept_going_first(
