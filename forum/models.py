@@ -751,7 +751,7 @@ class Comment(models.Model):
     UNSTORABLE_FRAGMENT = "-"  # a chunk would hold the separator: rendered each time
     # The markup's version: change it with the markup, and every fragment stored before
     # is rendered again by the first page that shows it.
-    FRAGMENT_FORMAT = "1"
+    FRAGMENT_FORMAT = "2"
 
     objects = CommentQuerySet.as_manager()
 

@@ -41,7 +41,12 @@ from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
 
 from essays.models import SectionRevision
-from essays.templatetags.datetimes import machine_datetime, relative_time
+from essays.templatetags.datetimes import (
+    RELATIVE_FOR,
+    machine_datetime,
+    relative_time,
+    short_date,
+)
 from forum.forms import CommentForm
 from forum.models import Act, AnchorState, Comment
 from forum.threads import MISSING, Node
@@ -142,9 +147,12 @@ class _Sample:
 # A stored fragment is a tag (Comment.fragment_tag: the markup's format, the time zone)
 # and its chunks, joined by SEP (never in escaped text, and refused in the chunks all
 # the same): chunk, label, chunk, author, chunk, time ago, chunk, edited ago, chunk,
-# folded note, chunk, "and N replies", chunk, actions, chunk, replies, chunk.
+# folded note, chunk, "and N replies", chunk, actions, chunk, replies, chunk; then the
+# local date that a comment over a week old shows for "time ago" (asked of the time zone
+# for each of a thousand comments, it was a twentieth of a reader's page).
 SEP = Comment.FRAGMENT_SEP
-CHUNKS = 9
+CHUNKS = 10
+DATED = CHUNKS  # the date's place in a stored fragment's split, after the tag
 # Stored instead when a chunk would hold SEP: rendered anew each time, never stored.
 UNSTORABLE = Comment.UNSTORABLE_FRAGMENT
 TIME_LINK = ' <a class="comment__time" href="{}" title="Permalink"><time datetime="{}" title="{}">'
@@ -198,7 +206,8 @@ class Fragments:
         return Comment.fragment_tag() + SEP.join(chunks)
 
     def chunks(self, c) -> list[str]:
-        """The CHUNKS parts of a published comment's HTML around what differs."""
+        """The parts of a published comment's HTML around what differs, and the date
+        it shows once over a week old (CHUNKS in all)."""
         pk = c.pk
         local = timezone.localtime(c.created_at)
         if c.edited_at:
@@ -217,6 +226,7 @@ class Fragments:
             h("</span></summary>{}", self.body(c)),
             h('<div class="comment__reply-slot" id="c-{}-reply"></div>', pk),
             FOLD_CLOSE,
+            short_date(local),
         ]
 
     def body(self, c, notice=EMPTY) -> SafeString:
@@ -411,6 +421,7 @@ class CommentRenderer:
         self.moderator = request.user.is_authenticated and request.user.is_moderator
         self.now = timezone.now()
         self.now_stamp = self.now.timestamp()
+        self.dated_before = self.now - RELATIVE_FOR  # older: its stored date (DATED)
         self.tz = timezone.get_current_timezone()
         self.fragments = Fragments(section)
         self.tag = Comment.fragment_tag()[:-1]  # a stored fragment's first chunk
@@ -505,8 +516,10 @@ class CommentRenderer:
         if (parts := self._authors.get(id(c.author))) is None:
             parts = self._author_parts(c.author)
         below = node.below
+        created = c.created_at
         out += (  # chunks[0] is the tag
-            chunks[1], parts[0], chunks[2], parts[1], chunks[3], self._ago(c.created_at),
+            chunks[1], parts[0], chunks[2], parts[1], chunks[3],
+            chunks[DATED] if created < self.dated_before else self._ago(created),
             chunks[4], self._ago(c.edited_at) if c.edited_at else "",
             chunks[5], self._folded(below) if below else "",
             chunks[6], self._and_count(below) if below else "",

@@ -6,7 +6,7 @@ Python). For machines, local time to the second with its offset: HTML allows at 
 three digits of a second's fraction, and Django's `date:'c'` writes six.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django import template
 from django.utils import timezone
@@ -26,16 +26,26 @@ def machine_datetime(moment: datetime | date | None) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+# How long ago a moment is said in words, up to a week; after that, its local date.
+RELATIVE_FOR = timedelta(days=7)
+
+
+def short_date(local: datetime) -> str:
+    """`1 Jan 2024`: the local date a moment over a week old is said as."""
+    return local.strftime("%-d %b %Y")
+
+
 def relative_time(moment: datetime, now: datetime) -> str:
     """How long before `now` a moment was, in words: "now", "5 minutes ago", "2 days
     ago"; after a week, its local date."""
     seconds = int((now - moment).total_seconds())
     if seconds < 10:
         return "now"
-    for size, unit in ((86400 * 7, None), (86400, "day"), (3600, "hour"), (60, "minute")):
+    week = int(RELATIVE_FOR.total_seconds())
+    for size, unit in ((week, None), (86400, "day"), (3600, "hour"), (60, "minute")):
         if seconds >= size:
             if unit is None:
-                return timezone.localtime(moment).strftime("%-d %b %Y")
+                return short_date(timezone.localtime(moment))
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''} ago"
     return f"{seconds} seconds ago"

@@ -7,16 +7,18 @@ and every change they could see renders the fragment again."""
 import re
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from essays.models import Section
 from forum.models import Comment, Vote
-from forum.rendering import SEP, UNSTORABLE
+from forum.rendering import CHUNKS, SEP, UNSTORABLE
 from forum.threads import KeptFragments
 from tests.conftest import keep_fragments, make_member
 
@@ -87,7 +89,8 @@ def test_a_page_from_stored_fragments_is_the_page_rendered_from_scratch(
         client.force_login(request.getfixturevalue(viewer))
     stored = page(client, varied)
     assert all(
-        fragment.count(SEP) == 9 for fragment in Comment.objects.values_list("fragment", flat=True)
+        fragment.count(SEP) == CHUNKS
+        for fragment in Comment.objects.values_list("fragment", flat=True)
     )
 
     Comment.objects.update(fragment="")
@@ -172,7 +175,7 @@ def test_a_reworded_quote_links_to_what_changed_up_to_the_newest_revision(
 
     assert reverse("section_diff", args=[section.essay.slug, section.slug, 1, 3]) in html
     assert reverse("section_diff", args=[section.essay.slug, section.slug, 1, 2]) not in html
-    assert Comment.objects.get(pk=comment.pk).fragment.count(SEP) == 9
+    assert Comment.objects.get(pk=comment.pk).fragment.count(SEP) == CHUNKS
 
 
 def test_text_holding_the_separator_is_shown_rendered_anew_each_time(client, section, ann, post):
@@ -339,6 +342,30 @@ def test_a_page_of_ascii_comments_is_ascii(client, varied, viewer, request):
         assert "&#9650; Upvoted" in comments
         assert "&#10003; Following" in comments
     assert comments.isascii(), sorted({c for c in comments if not c.isascii()})
+
+
+def test_a_comment_over_a_week_old_shows_its_local_date_from_its_fragment(
+    client, section, ann, post, settings
+):
+    """After a week, "how long ago" is the comment's local date, which no longer changes:
+    stored with the fragment (the time zone is in its tag), not asked of the zone on
+    every view. Within the week, how long ago, made for each view."""
+    settings.TIME_ZONE = "Asia/Tokyo"
+    old = post(ann, "Said long ago.")
+    young = post(ann, "Said this week.")
+    Comment.objects.filter(pk=old.pk).update(created_at=datetime(2024, 2, 29, 23, 30, tzinfo=UTC))
+    Comment.objects.filter(pk=young.pk).update(created_at=timezone.now() - timedelta(days=6))
+    Comment.objects.filter(pk__in=[old.pk, young.pk]).render_fragments()  # as saving would
+
+    stored = page(client, section)
+    Comment.objects.update(fragment="")
+    from_scratch = page(client, section)
+
+    old.refresh_from_db()
+    assert old.fragment.endswith(SEP + "1 Mar 2024")  # Tokyo's date: 08:30 on 1 March
+    assert 'title="1 March 2024, 08:30 JST">1 Mar 2024</time>' in stored
+    assert ">6 days ago</time>" in stored
+    assert from_scratch == stored
 
 
 # --- Fragments a web process keeps (forum.threads.KeptFragments) ---------------------------
