@@ -422,6 +422,7 @@ class CommentRenderer:
         self.now = timezone.now()
         self.now_stamp = self.now.timestamp()
         self.dated_before = self.now - RELATIVE_FOR  # older: its stored date (DATED)
+        self.relative_seconds = RELATIVE_FOR.total_seconds()
         self.tz = timezone.get_current_timezone()
         self.fragments = Fragments(section)
         self.tag = Comment.fragment_tag()[:-1]  # a stored fragment's first chunk
@@ -694,7 +695,7 @@ class CommentRenderer:
     def _ago(self, moment: datetime) -> str:
         """How long ago, in words (after a week, the local date)."""
         stamp = moment.timestamp()
-        if self.now_stamp - stamp < 86400 * 7:
+        if self.now_stamp - stamp < self.relative_seconds:
             return relative_time(moment, self.now)
         return self._date(moment, stamp)
 
