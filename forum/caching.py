@@ -187,12 +187,16 @@ def store_copies(request, version, html: bytes) -> dict[str, bytes]:
     return copies
 
 
+def this_minute() -> int:
+    """The minute a page's copy is made in: the next minute makes a new one."""
+    return int(time.time() // FRESH_FOR)
+
+
 def page_version(request, version_parts) -> str:
     """The version of a page: its code, content and discussion, URL, htmx or not, and
     the minute (pages say "5 minutes ago")."""
-    minute = int(time.time() // FRESH_FOR)
     fingerprint = repr(
-        (code_version(), *version_parts, request.get_full_path(), is_htmx(request), minute)
+        (code_version(), *version_parts, request.get_full_path(), is_htmx(request), this_minute())
     )
     return hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
 

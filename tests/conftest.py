@@ -88,6 +88,27 @@ def totp_across_a_step(settings):
     settings.MFA_TOTP_TOLERANCE = 1
 
 
+class Clock:
+    """The minute the readers' page cache makes copies in, moved on by hand."""
+
+    def __init__(self):
+        self.minute = 29_000_000  # any fixed minute
+
+    def next_minute(self):
+        self.minute += 1
+
+
+@pytest.fixture
+def reader_cache(settings, monkeypatch):
+    """The readers' page cache on, as with Redis (one test process shares its cache),
+    in one minute: a copy is kept for the minute it was made in, and a test that asserts
+    a copy is answered must not fail because it ran across a minute's end."""
+    settings.READER_CACHE = True
+    clock = Clock()
+    monkeypatch.setattr("forum.caching.this_minute", lambda: clock.minute)
+    return clock
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Production hashes passwords slowly on purpose; tests need not."""

@@ -196,9 +196,8 @@ def test_the_admin_is_hardened(client, mo):
 
 
 def test_a_cached_copy_and_a_304_are_hardened(
-    client, comment, settings, django_assert_max_num_queries
+    client, comment, reader_cache, django_assert_max_num_queries
 ):
-    settings.READER_CACHE = True  # as with Redis; one test process shares its cache
     first = client.get(SECTION)
     with django_assert_max_num_queries(0):
         copy = client.get(SECTION)  # from the readers' page cache

@@ -275,11 +275,6 @@ def test_the_essay_pages_counts_are_kept_until_a_sections_discussion_changes(
     )
 
 
-@pytest.fixture
-def reader_cache(settings):
-    settings.READER_CACHE = True  # as with Redis; one test process shares its cache
-
-
 def test_anonymous_repeat_views_are_answered_from_the_cache_until_the_discussion_changes(
     reader_cache,
     client,

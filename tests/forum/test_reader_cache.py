@@ -11,9 +11,8 @@ from essays.versions import cache  # the page cache (the default one holds secur
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def reader_cache(settings):
-    settings.READER_CACHE = True  # as with Redis; one test process shares its cache
+@pytest.fixture(autouse=True)
+def two_comments_a_page(settings):
     settings.COMMENTS_PAGE_SIZE = 1  # two comments: two pages per sort
 
 
@@ -289,6 +288,24 @@ def test_a_change_to_the_discussion_is_seen_by_the_next_reader(
     after = client.get(two_pages + "?sort=newest")
     assert "A third thread" in after.text
     assert client.get(two_pages)["ETag"] != before["ETag"]
+
+
+def test_a_copy_is_answered_only_in_the_minute_it_was_made(
+    reader_cache, client, two_pages, django_assert_num_queries
+):
+    """Pages say "just now" and "5 minutes ago": the next minute's reader gets a page
+    rendered anew, so no copy says "just now" of a comment an hour old."""
+    first = client.get(two_pages)
+    with django_assert_num_queries(0):
+        same_minute = client.get(two_pages)
+    reader_cache.next_minute()
+
+    next_minute = client.get(two_pages, headers={"If-None-Match": first["ETag"]})
+
+    assert same_minute["ETag"] == first["ETag"]
+    assert next_minute.status_code == 200  # not 304: the old copy's ETag is stale
+    assert next_minute["ETag"] != first["ETag"]
+    assert len(cached_pages()) == 1  # one page, its copy replaced, not added to
 
 
 def test_a_member_never_gets_the_readers_copy(reader_cache, client, two_pages, ann):
