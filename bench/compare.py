@@ -9,8 +9,10 @@
    the readers' cache off; C (18052) the same as B with the default page size.
 3. Runs bench-peers' `run_all.sh` (the bare Django ceiling, django-comments-xtd, Isso)
    with A as its "ours" row (anonymous readers, from the cache) and B as "ours_uncached"
-   (a full render each time), then its `ours.sh` once more on A with a member's session
-   cookie ("ours_member", a full render with the member's votes, follows and rights).
+   (a full render each time), then its `ours.sh` with a member's session cookie on A
+   ("ours_member": the page's rows kept between changes, forum.threads.KEPT_PAGES, and
+   rendered with the member's votes, follows and rights) and on B ("ours_member_full":
+   nothing kept, a full render each time).
    Every request of theirs says it takes gzip, as browsers do (bench/shims).
 4. Measures our own rows: posting a reply over HTTP one at a time; a 100,000-comment
    section's first and last page and a permalink deep in it, against a 1,000-comment
@@ -349,8 +351,11 @@ def main():
                     # Rows the harness left out (its budget ran out) are measured here.
                     "ours_page": ("A", {}),
                     "ours_uncached": ("B", {}),
-                    # The same page for a signed-in member, with the session cookie.
+                    # The same page for a signed-in member, with the session cookie: as
+                    # deployed (the page's rows kept between changes), and on B, where
+                    # nothing is kept (a full render each time).
                     "ours_member": ("A", {"BENCH_COOKIE": cookie, "MEASURE_METHOD": "wrk"}),
+                    "ours_member_full": ("B", {"BENCH_COOKIE": cookie, "MEASURE_METHOD": "wrk"}),
                 }
                 for label, (name, extra) in rows.items():
                     if f'"label": "{label}"' in done:
@@ -485,7 +490,8 @@ ROWS = {
     "isso_fetch": "Isso, JSON only",
     "ours_page": "ours, anonymous, readers' cache (gzip)",
     "ours_uncached": "ours, anonymous, full render (cache off)",
-    "ours_member": "ours, signed-in member, full render",
+    "ours_member": "ours, signed-in member (the page's rows kept between changes)",
+    "ours_member_full": "ours, signed-in member, full render (nothing kept)",
 }
 
 

@@ -88,7 +88,7 @@ def profile(args):
         (forum.threads, "_made"),
         (forum.threads, "_assemble"),
         (forum.threads, "_followed"),
-        (forum.threads, "_voted_and_followed"),
+        (forum.threads, "_viewer_in_section"),
         (forum.threads, "section_discussion"),
         (forum.views, "render_with_threads"),
         (CommentRenderer, "threads"),
@@ -140,12 +140,12 @@ def profile(args):
                 "sql in _rows": spent["sql in _rows"],
                 "rows": spent["_rows"] - spent["sql in _rows"] + spent["_made"],
                 "assemble": spent["_assemble"],
-                "_followed": spent["_followed"] + spent["_voted_and_followed"],
+                "_followed": spent["_followed"] + spent["_viewer_in_section"],
                 "other sql": spent["sql"]
                 - spent["sql in _rows"]
                 - spent["sql in _assemble"]
                 - spent["sql in _followed"]
-                - spent["sql in _voted_and_followed"],
+                - spent["sql in _viewer_in_section"],
                 "threads": spent["threads"],
                 "render": spent["render_with_threads"],
             }

@@ -214,8 +214,25 @@ class CommentQuerySet(models.QuerySet):
             return self.annotate(shows_text=self.shows_text(user))
         shown = Q(status=Status.PUBLISHED) | Q(status__in=Comment.HIDDEN, answered=True)
         if rule == "member":
-            shown |= Q(author=user, status__in=[Status.PENDING, Status.REMOVED, Status.SPAM])
+            shown |= Q(author=user, status__in=Comment.AUTHORS_ONLY)
         return self.filter(shown).annotate(shows_text=self.shows_text(user))
+
+    def authors_only_in(self, section, user):
+        """`user`'s own comments in a section that only they (and the moderators) see:
+        all that a member sees there beyond what a reader does (_shown_to, shows_text)."""
+        return self.filter(section=section, author=user, status__in=Comment.AUTHORS_ONLY)
+
+    @staticmethod
+    def rows_alike_for(user, authors_only: bool | None) -> str | None:
+        """Whose rows of a section `user` sees the same of, by this rule: "reader" for
+        readers, and for members with no comment there that only they see
+        (`authors_only`, authors_only_in().exists(); None if not asked); "moderator"
+        for moderators, who see everything alike. None when it cannot be told: their
+        rows are their own. (forum.threads.KEPT_PAGES keeps a page's rows by this.)"""
+        rule = CommentQuerySet.rule_for(user)
+        if rule == "member":
+            return "reader" if authors_only is False else None
+        return rule
 
     @staticmethod
     def shows_text(user) -> models.Expression:
@@ -648,6 +665,8 @@ class Comment(models.Model):
     HIDDEN = (*PLACEHOLDERS, Status.PENDING)
     # What an author may still edit or delete: not what a moderator took down.
     EDITABLE = (Status.PUBLISHED, Status.PENDING)
+    # Not published, yet shown to their author (visible_to): held, or taken down.
+    AUTHORS_ONLY = (Status.PENDING, Status.REMOVED, Status.SPAM)
 
     SORTS = {
         "oldest": ["created_at", "pk"],

@@ -29,12 +29,16 @@ from django.db.models.functions import Coalesce, RowNumber
 
 from accounts.models import User
 from config.prepared import Prepared
+from essays.models import content_version
+from forum import caching  # (caching.this_minute(): the tests hold the minute there)
 from forum.models import (
     PATH_DIGITS,
     Comment,
+    CommentQuerySet,
     Participation,
     Subscription,
     Vote,
+    discussion_version,
     first_unread,
 )
 
@@ -348,8 +352,45 @@ def section_discussion(
     """The top-level threads on one page of a section's discussion, with their replies,
     and what the page says about them; with `passage` (a paragraph's anchor), the
     threads quoting that paragraph come first on the page (a page of them at most; they
-    keep their place on later pages too)."""
+    keep their place on later pages too).
+
+    The page's rows, which the viewer's rule of visibility alone decides, are kept by
+    this process between changes to the discussion (KEPT_PAGES); what the viewer may do,
+    their votes and follows are asked on every view."""
     sort = sort if sort in Comment.SORTS else "oldest"
+    participation = Participation(user, section)
+    any_unread = authors_only = None  # (the bell asks for itself)
+    if participation.refusal is None:
+        voted, followed, any_unread, authors_only = _viewer_in_section(user, section.pk)
+    alike = CommentQuerySet.rows_alike_for(user, authors_only)
+    key = KEPT_PAGES.key(alike, section, sort, after, before, passage)
+    if (kept := KEPT_PAGES.get(key)) is None:
+        kept = _page_rows_of(section, user, sort, after=after, before=before, passage=passage)
+        KEPT_PAGES.put(key, kept)
+    page, total, root_ids, comments = kept
+    if participation.refusal is not None:
+        voted, followed = None, _followed(user, section.pk, comments)
+    order = {pk: index for index, pk in enumerate(root_ids)}
+    # Replies whose parent is not on the page (hidden, or past the cap) are left out.
+    tops = [
+        node
+        for node in _assemble(comments, participation, followed, voted)
+        if node.comment.pk in order
+    ]
+    threads = sorted(tops, key=lambda node: order[node.comment.pk])
+    _count_below(threads, user, section.pk)
+    return threads, Discussion(
+        page=page,
+        sort=sort,
+        total=total,
+        following_section=None in followed,
+        any_unread=any_unread,
+    )
+
+
+def _page_rows_of(section, user, sort: str, *, after: str, before: str, passage: str):
+    """section_discussion's page of threads, how many there are, the ids of those it
+    shows in order and their rows: what `user`'s rule of visibility decides."""
     page = thread_page(section.pk, user, sort, after=after, before=before)
     # A page with no neighbour holds every thread: they need no counting (one query
     # fewer for most discussions, which fit on one page).
@@ -369,28 +410,77 @@ def section_discussion(
     depth = settings.COMMENTS_DISPLAY_DEPTH - 1
     shape = (capped, settings.COMMENTS_THREAD_MAX)
     comments = _made(PAGE_ROWS.rows(shape, user, root_ids, section.pk, depth), page=True)
-    order = {pk: index for index, pk in enumerate(root_ids)}
-    participation = Participation(user, section)
-    any_unread = None  # (the bell asks for itself)
-    if participation.refusal is None and comments:
-        voted, followed, any_unread = _voted_and_followed(user, section.pk)
-    else:
-        voted, followed = None, _followed(user, section.pk, comments)
-    # Replies whose parent is not on the page (hidden, or past the cap) are left out.
-    tops = [
-        node
-        for node in _assemble(comments, participation, followed, voted)
-        if node.comment.pk in order
-    ]
-    threads = sorted(tops, key=lambda node: order[node.comment.pk])
-    _count_below(threads, user, section.pk)
-    return threads, Discussion(
-        page=page,
-        sort=sort,
-        total=total,
-        following_section=None in followed,
-        any_unread=any_unread,
-    )
+    return page, total, root_ids, tuple(comments)
+
+
+class KeptPages:
+    """The rows of section pages (_page_rows_of) that this process has read, kept
+    until the discussion or the essays change, for every viewer who sees the same rows:
+    readers, and members with no comment there that only they see, alike; moderators
+    alike (CommentQuerySet.rows_alike_for).
+
+    Kept by the versions the readers' cache keeps its copies by (shared by every
+    process: a change made anywhere gives a new one) and by the minute, so that a
+    change whose version could not be written shows within the minute, as there. So
+    only where the readers' cache is on (READER_CACHE): a per-process cache's versions
+    would not see other processes' changes. Up to `budget` comments; the first kept go
+    first beyond that.
+
+    The thread query and making its thousand rows were about a third of a member's
+    1,000-comment page (README, "Where a full render's time goes")."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self._kept: dict[tuple, tuple] = {}
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def key(self, alike: str | None, section, sort, after, before, passage) -> tuple | None:
+        """The key of a page's rows for the viewers `alike` (rows_alike_for), or None
+        where none is kept (rows of a viewer's own, the readers' cache off, the cache
+        unreachable)."""
+        if alike is None or not settings.READER_CACHE:
+            return None
+        versions = (content_version(), discussion_version(section.pk))
+        if None in versions:
+            return None
+        shown = (settings.COMMENTS_PAGE_SIZE, settings.COMMENTS_THREAD_MAX)
+        shown += (settings.COMMENTS_DISPLAY_DEPTH, Comment.fragment_tag())
+        passage = passage if _paragraph_anchor.fullmatch(passage) else ""  # else not asked
+        page = (alike, section.pk, sort, after, before, passage)
+        return (*page, *versions, *shown, caching.this_minute())
+
+    def get(self, key):
+        return None if key is None else self._kept.get(key)
+
+    def put(self, key, kept) -> None:
+        """Keep a page's rows, unless a comment shown from its stored fragment has
+        none stored in today's format: the renderer makes and stores it, and the next
+        view reads it (CommentRenderer._emit)."""
+        page, comments = kept[0], kept[-1]
+        if key is None or not page.canonical:  # (any text as a cursor would be a key)
+            return
+        tag, published = Comment.fragment_tag()[:-1], Comment.Status.PUBLISHED
+        if any(c.fragment[0] != tag for c in comments if c.status == published and c.shows_text):
+            return
+        with self._lock:
+            if key not in self._kept:
+                self._kept[key] = kept
+                self._size += len(comments) + 1
+            while self._size > self.budget and self._kept:
+                first = next(iter(self._kept))
+                self._size -= len(self._kept.pop(first)[-1]) + 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self._size = 0
+
+
+# Twenty pages of the peers' 1,000-comment thread, 400 of the default 50 threads: about
+# 10 MB on PostgreSQL (half a KB a comment, measured; the fragments are KEPT's), 35 MB
+# on SQLite (where each page reads its fragments itself).
+KEPT_PAGES = KeptPages(budget=20_000)
 
 
 def subthread(comment, user, after: str = "") -> list[Node]:
@@ -657,43 +747,51 @@ def _followed_in_section(shape, user, section_id: int):
     )
 
 
-def _voted_and_followed(user, section_id: int) -> tuple[set[int], set[int | None], bool]:
-    """A member's votes in a section, what they follow there (as _followed), and
-    whether anything of theirs is unread (the bell's first look, ANY_UNREAD): all in
+def _viewer_in_section(user, section_id: int) -> tuple[set[int], set[int | None], bool, bool]:
+    """A member's votes in a section, what they follow there (as _followed), whether
+    anything of theirs is unread (the bell's first look, ANY_UNREAD), and whether they
+    have a comment there that only they see (CommentQuerySet.authors_only_in): all in
     one query, for a page of a section that they may take part in."""
-    voted, followed, any_unread = set(), set(), False
-    for kind, pk in VOTED_AND_FOLLOWED_IN_SECTION.rows((), user, section_id):
+    voted, followed, any_unread, authors_only = set(), set(), False, False
+    for kind, pk in VIEWER_IN_SECTION.rows((), user, section_id):
         if kind == VOTED:
             voted.add(pk)
         elif kind == FOLLOWED:
             followed.add(pk)
-        else:
+        elif kind == UNREAD:
             any_unread = True
-    return voted, followed, any_unread
+        else:
+            authors_only = True
+    return voted, followed, any_unread, authors_only
 
 
-VOTED, FOLLOWED, UNREAD = "voted", "followed", "unread"  # (an integer Value would need converting)
+# (Words: an integer Value would need converting.)
+VOTED, FOLLOWED, UNREAD, AUTHORS_ONLY = "voted", "followed", "unread", "authors-only"
 
 
-def _voted_and_followed_in_section(shape, user, section_id: int):
+def _viewer_in_section_rows(shape, user, section_id: int):
     votes = _votes_in_section(shape, user, section_id)
     follows = _followed_in_section(shape, user, section_id)
     # The member's own row, if ANY_UNREAD finds anything (a branch of its own would need
-    # its LIMIT, which SQLite refuses in a UNION).
+    # its LIMIT, which SQLite refuses in a UNION); and again if they have a comment
+    # there that only they see.
     unread = User.objects.filter(Exists(first_unread(shape, user)), pk=user.pk)
+    own = Comment.objects.authors_only_in(section_id, user)
+    authors_only = User.objects.filter(Exists(own), pk=user.pk)
     return (
         votes.annotate(kind=Value(VOTED))
         .values_list("kind", "comment_id")
         .union(
             follows.annotate(kind=Value(FOLLOWED)).values_list("kind", "thread_id"),
             unread.annotate(kind=Value(UNREAD)).values_list("kind", "pk"),
+            authors_only.annotate(kind=Value(AUTHORS_ONLY)).values_list("kind", "pk"),
             all=True,
         )
     )
 
 
 # Sent on every member's view of a section: its SQL is made once (config/prepared.py).
-VOTED_AND_FOLLOWED_IN_SECTION = Prepared(Vote, _voted_and_followed_in_section)
+VIEWER_IN_SECTION = Prepared(Vote, _viewer_in_section_rows)
 
 
 # Sent on every member's view of a section: its SQL is made once (config/prepared.py).

@@ -54,10 +54,11 @@ def fresh_cache():
 @pytest.fixture(autouse=True)
 def no_fragments_kept():
     """Each test starts as a new web process does: keeping no comment's stored fragment
-    (forum.threads.KEPT)."""
-    from forum.threads import KEPT
+    (forum.threads.KEPT) and no page's rows (forum.threads.KEPT_PAGES)."""
+    from forum.threads import KEPT, KEPT_PAGES
 
     KEPT.clear()
+    KEPT_PAGES.clear()
 
 
 def keep_fragments():
