@@ -1346,6 +1346,12 @@ class Vote(models.Model):
 PREVIEWS_PER_WRITE = 5
 
 
+def preview_clock() -> float:
+    """Now, in seconds, as previews are counted: each of its minutes a window of its own
+    (ModerationPolicy.check_previews)."""
+    return time.time()
+
+
 class ModerationPolicy(models.Model):
     """The site's moderation rules, edited in the admin. There is one row."""
 
@@ -1412,7 +1418,7 @@ class ModerationPolicy(models.Model):
         limit = PREVIEWS_PER_WRITE * (
             self.new_comments_per_minute if self.is_new(user) else self.comments_per_minute
         )
-        now = time.time()
+        now = preview_clock()
         key = f"preview-limit:{user.pk}:{int(now // 60)}"
         retry_after = max(1, math.ceil(60 - now % 60))
         try:

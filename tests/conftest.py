@@ -90,7 +90,8 @@ def totp_across_a_step(settings):
 
 
 class Clock:
-    """The minute the readers' page cache makes copies in, moved on by hand."""
+    """A minute, moved on by hand: the one the readers' page cache makes copies in, or
+    the one previews are counted in."""
 
     def __init__(self):
         self.minute = 29_000_000  # any fixed minute
@@ -107,6 +108,16 @@ def reader_cache(settings, monkeypatch):
     settings.READER_CACHE = True
     clock = Clock()
     monkeypatch.setattr("forum.caching.this_minute", lambda: clock.minute)
+    return clock
+
+
+@pytest.fixture(autouse=True)
+def previews_in_one_minute(monkeypatch):
+    """Previews are counted in fixed one-minute windows (ModerationPolicy.check_previews):
+    a test that previews past a member's allowance must not be given a fresh one because
+    it ran across a minute's end. Every test previews half way through one minute."""
+    clock = Clock()
+    monkeypatch.setattr("forum.models.preview_clock", lambda: clock.minute * 60 + 30.0)
     return clock
 
 

@@ -113,6 +113,21 @@ def test_each_member_has_their_own_preview_allowance(client, section, ann, ben):
     assert preview(client, section).status_code == 200
 
 
+def test_a_new_minute_brings_a_new_preview_allowance(client, section, ann, previews_in_one_minute):
+    """Previews are counted in fixed one-minute windows: a refusal says how much of the
+    minute is left, and the next minute's previews are counted afresh."""
+    set_policy(new_comments_per_minute=1)
+    client.force_login(ann)
+    for n in range(5):
+        preview(client, section, f"Draft {n}")
+    refused = preview(client, section)
+    previews_in_one_minute.next_minute()
+
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "30"  # the minute is held half way through
+    assert preview(client, section).status_code == 200
+
+
 def test_older_accounts_may_preview_more(client, section, ann):
     ann.date_joined = ann.date_joined.replace(year=ann.date_joined.year - 1)
     ann.save()
