@@ -170,7 +170,12 @@ class Forms(HTMLParser):
 
 
 def totp(secret):
-    """The current six-digit code for a base32 TOTP secret (RFC 6238)."""
+    """The current six-digit code for a base32 TOTP secret (RFC 6238), from a 30-second
+    step with time left to send it: the deployment accepts the current step's code only
+    (allauth's MFA_TOTP_TOLERANCE, 0), so a code made in a step's last seconds could
+    arrive in the next one and be refused."""
+    if (left := 30 - time.time() % 30) < 5:
+        time.sleep(left)
     key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
     digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
     offset = digest[-1] & 0x0F
