@@ -23,6 +23,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 from django.db.models import Exists, F, OuterRef, Q, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
@@ -365,7 +366,11 @@ def section_discussion(
     alike = CommentQuerySet.rows_alike_for(user, authors_only)
     key = KEPT_PAGES.key(alike, section, sort, after, before, passage)
     if (kept := KEPT_PAGES.get(key)) is None:
-        kept = _page_rows_of(section, user, sort, after=after, before=before, passage=passage)
+        # Rows kept for every reader are read by the readers' rule, not by this member's:
+        # a comment only they see, committed after the query that found none, would
+        # otherwise be in them (its text too), for everyone.
+        reader = AnonymousUser() if key is not None and alike == "reader" else user
+        kept = _page_rows_of(section, reader, sort, after=after, before=before, passage=passage)
         KEPT_PAGES.put(key, kept)
     page, total, root_ids, comments = kept
     if participation.refusal is not None:

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from forum import threads
 from forum.models import Comment
 from forum.threads import KEPT_PAGES, KeptPages, PageComment, ThreadPage
 from tests.conftest import keep_fragments
@@ -189,3 +190,29 @@ def test_beyond_its_budget_the_first_page_kept_goes_first():
     assert kept.get(("first",)) is None
     assert kept.get(("second",)) is not None
     assert kept.get(("third",)) is not None
+
+
+def test_rows_kept_for_everyone_are_read_by_the_readers_rule_not_the_members(
+    client, section, ann, ben, dan, post, premoderate_all, monkeypatch,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    """A member with no comment only they see gets the readers' rows, kept for everyone.
+    If their own held comment is committed (another tab of theirs) between the query
+    that found they had none and the one that reads the page's rows, the rows kept for
+    everyone must still be the readers': not ones with Dan's held text in them."""
+    asked = threads._viewer_in_section
+
+    def then_dan_posts_elsewhere(user, section_id):
+        found = asked(user, section_id)
+        if user == dan and not Comment.objects.filter(author=dan).exists():
+            with django_capture_on_commit_callbacks(execute=True):  # committed, bumped
+                post(dan, "Dan's held words.")
+        return found
+
+    monkeypatch.setattr(threads, "_viewer_in_section", then_dan_posts_elsewhere)
+    page(client, section, dan)  # kept for everyone who sees the readers' rows
+
+    assert "Dan's held words." not in page(client, section, ben)
+    client.logout()
+    assert "Dan's held words." not in page(client, section)
+    assert "Dan's held words." in page(client, section, dan)  # his own, on his next view
