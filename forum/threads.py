@@ -371,7 +371,7 @@ def section_discussion(
         # otherwise be in them (its text too), for everyone.
         reader = AnonymousUser() if key is not None and alike == "reader" else user
         kept = _page_rows_of(section, reader, sort, after=after, before=before, passage=passage)
-        KEPT_PAGES.put(key, kept)
+        KEPT_PAGES.put(key, kept, _asked(passage))
     page, total, root_ids, comments = kept
     if participation.refusal is not None:
         voted, followed = None, _followed(user, section.pk, comments)
@@ -418,6 +418,17 @@ def _page_rows_of(section, user, sort: str, *, after: str, before: str, passage:
     return page, total, root_ids, tuple(comments)
 
 
+def _spelt(sort: str, cursor: str) -> str | None:
+    """How encode_cursor spells the cursor `cursor` (None if it is not one)."""
+    values = decode_cursor(sort, cursor)
+    return None if values is None else encode_cursor(values)
+
+
+def _asked(passage: str) -> str:
+    """The paragraph a page is asked to put first, if `passage` names one (else "")."""
+    return passage if _paragraph_anchor.fullmatch(passage) else ""
+
+
 class KeptPages:
     """The rows of section pages (_page_rows_of) that this process has read, kept
     until the discussion or the essays change, for every viewer who sees the same rows:
@@ -449,21 +460,31 @@ class KeptPages:
         versions = (content_version(), discussion_version(section.pk))
         if None in versions:
             return None
+        # Only the cursors the site writes (one, spelt as encode_cursor spells it): the
+        # page goes by the first alone and by its values, so any other text would be a
+        # key of its own for the same rows.
+        cursor = after or before
+        if (after and before) or (cursor and _spelt(sort, cursor) != cursor):
+            return None
         shown = (settings.COMMENTS_PAGE_SIZE, settings.COMMENTS_THREAD_MAX)
         shown += (settings.COMMENTS_DISPLAY_DEPTH, Comment.fragment_tag())
-        passage = passage if _paragraph_anchor.fullmatch(passage) else ""  # else not asked
-        page = (alike, section.pk, sort, after, before, passage)
+        page = (alike, section.pk, sort, after, before, _asked(passage))
         return (*page, *versions, *shown, caching.this_minute())
 
     def get(self, key):
         return None if key is None else self._kept.get(key)
 
-    def put(self, key, kept) -> None:
+    def put(self, key, kept, passage: str = "") -> None:
         """Keep a page's rows, unless a comment shown from its stored fragment has
         none stored in today's format: the renderer makes and stores it, and the next
-        view reads it (CommentRenderer._emit)."""
+        view reads it (CommentRenderer._emit); or unless no thread on it quotes the
+        paragraph it was asked to put first (`passage`, as in its key)."""
         page, comments = kept[0], kept[-1]
         if key is None or not page.canonical:  # (any text as a cursor would be a key)
+            return
+        # A paragraph no thread on the page quotes changes nothing on it, and any
+        # anchor would be a key: the page without it is kept under its own.
+        if passage and not any(c.anchor_paragraph == passage for c in comments if not c.depth):
             return
         tag, published = Comment.fragment_tag()[:-1], Comment.Status.PUBLISHED
         if any(c.fragment[0] != tag for c in comments if c.status == published and c.shows_text):

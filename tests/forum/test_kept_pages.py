@@ -216,3 +216,30 @@ def test_rows_kept_for_everyone_are_read_by_the_readers_rule_not_the_members(
     client.logout()
     assert "Dan's held words." not in page(client, section)
     assert "Dan's held words." in page(client, section, dan)  # his own, on his next view
+
+
+def test_only_the_pages_the_site_links_to_are_kept(client, section, ann, dan, post, settings):
+    """A page is kept under its URL's parameters: text the page does not go by (a second
+    cursor beside the first, a cursor spelt with leading zeros, a paragraph nobody
+    quotes) would be a key of its own each time, pushing out the pages readers use."""
+    settings.COMMENTS_PAGE_SIZE = 1
+    quoting = [post(ann, f"Thread {n}.") for n in range(3)][-1]
+    Comment.objects.filter(pk=quoting.pk).update(anchor_paragraph="p-0000abcd")
+    after = threads.thread_page(section.pk, dan, "oldest").next_cursor
+    pinned, micros, pk = after.split(".")
+    client.force_login(dan)
+    url = f"{section.get_absolute_url()}?sort=oldest"
+
+    def shown(query: str) -> None:
+        assert client.get(f"{url}&{query}").status_code == 200
+
+    shown(f"after={after}")  # kept
+    shown("passage=p-0000abcd")  # kept: a thread quotes it
+    for junk in ("x", "1.1.1", "%00"):
+        shown(f"after={after}&before={junk}")
+    shown(f"after={pinned}.0{micros}.{pk}")
+    shown(f"after={pinned}.{micros}.00{pk}")
+    for paragraph in ("p-00000000", "p-00000000-1", "p-00000000-2"):
+        shown(f"after={after}&passage={paragraph}")
+
+    assert len(KEPT_PAGES._kept) == 2
