@@ -34,15 +34,21 @@ def comment_rows_read(queries) -> int:
     return sum(q["sql"].startswith('SELECT "forum_comment".') for q in queries)
 
 
-def test_a_members_repeat_view_reads_no_comment_rows(client, section, ann, ben, dan, post):
-    post(ben, "Ben opens.", parent=post(ann, "Ann's thread."))
-    client.force_login(dan)
+def two_views(client, section, viewer):
+    """The queries of a viewer's first view of the section page and of their repeat
+    view (every comment's fragment kept, as in a process that has shown them)."""
+    client.force_login(viewer)
     keep_fragments()
-
     with CaptureQueriesContext(connection) as first:
         client.get(section.get_absolute_url())
     with CaptureQueriesContext(connection) as repeat:
         client.get(section.get_absolute_url())
+    return first, repeat
+
+
+def test_a_members_repeat_view_reads_no_comment_rows(client, section, ann, ben, dan, post):
+    post(ben, "Ben opens.", parent=post(ann, "Ann's thread."))
+    first, repeat = two_views(client, section, dan)
 
     assert comment_rows_read(first.captured_queries) == 2  # the page of threads, its rows
     assert comment_rows_read(repeat.captured_queries) == 0
@@ -152,13 +158,7 @@ def test_nothing_is_kept_without_the_readers_cache(client, section, ann, dan, po
     """A per-process cache (READER_CACHE off) would not see other processes' changes."""
     settings.READER_CACHE = False
     post(ann, "Ann's thread.")
-    client.force_login(dan)
-    keep_fragments()
-
-    with CaptureQueriesContext(connection) as first:
-        client.get(section.get_absolute_url())
-    with CaptureQueriesContext(connection) as repeat:
-        client.get(section.get_absolute_url())
+    first, repeat = two_views(client, section, dan)
 
     assert comment_rows_read(repeat.captured_queries) == comment_rows_read(first.captured_queries)
     assert len(KEPT_PAGES._kept) == 0
