@@ -2054,9 +2054,15 @@ class NotificationQuerySet(models.QuerySet):
                 params += value_params
         if chosen:  # a field renamed without this
             raise LookupError(f"Notification has no field {', '.join(chosen)}")
+        # PostgreSQL would pull the recipients' query up into the INSERT's and plan
+        # each use of told_kind with its expression, subqueries and all: fourteen
+        # copies, 2.2 ms of planning on every post (the statement is planned each
+        # time: its arrays of ancestors make a generic plan no cheaper). OFFSET 0 keeps
+        # it a query of its own, planned once: 0.8 ms, and the statement 3.2 -> 1.3 ms.
+        fence = " OFFSET 0" if db.vendor == "postgresql" else ""
         sql = (
             f"INSERT INTO {qn(self.model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 (names and a compiled query only)
-            f"SELECT {', '.join(values)} FROM ({told[0]}) told"
+            f"SELECT {', '.join(values)} FROM ({told[0]}{fence}) told"
         )
         with db.cursor() as cursor:
             cursor.execute(sql, [*params, *told[1]])
