@@ -46,6 +46,7 @@ STAND_INS = {
 
 
 PSYCOPG_TZ_LOADER = adapters.get_loader(adapters.types["timestamptz"].oid, pq.Format.TEXT)
+PSYCOPG_TZ_BINARY_LOADER = adapters.get_loader(adapters.types["timestamptz"].oid, pq.Format.BINARY)
 
 
 def _comments_rule(viewer) -> str:
@@ -88,10 +89,16 @@ class Prepared:
         model: type[Model],
         build: Callable[..., QuerySet],
         rule: Callable[..., str] = _comments_rule,
+        *,
+        binary: bool = False,
     ):
         self.model = model
         self.build = build
         self.rule = rule
+        # Rows sent in PostgreSQL's binary format: numbers and timestamps are then
+        # copied, not parsed from text. For queries of many rows of plain columns (no
+        # type a loader of Django's reads as text, such as JSON).
+        self.binary = binary
         self._made: dict[tuple, tuple[str, list, list[tuple[int, int | None]]]] = {}
 
     def alias(self) -> str:
@@ -109,7 +116,10 @@ class Prepared:
                 # session's time zone, UTC here: what Django's loader, in Python, makes
                 # of them too (by replacing the zone with its own). A thousand rows
                 # read 0.5 ms faster.
-                cursor.cursor.adapters.register_loader("timestamptz", PSYCOPG_TZ_LOADER)
+                for loader in (PSYCOPG_TZ_LOADER, PSYCOPG_TZ_BINARY_LOADER):
+                    cursor.cursor.adapters.register_loader("timestamptz", loader)
+            if self.binary:
+                cursor.cursor.format = pq.Format.BINARY
             cursor.execute(*sent)
             return cursor.fetchall()
 

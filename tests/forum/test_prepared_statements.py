@@ -4,7 +4,10 @@ each view's values, and answering as before."""
 
 import pytest
 from django.db import connection
+from django.utils import timezone
+from psycopg import pq
 
+from forum.threads import PAGE_FIELDS, PAGE_ROWS
 from tests.conftest import keep_fragments
 
 pytestmark = pytest.mark.django_db
@@ -39,3 +42,34 @@ def test_a_members_section_page_is_answered_from_statements_prepared_once(
     assert any('"forum_vote"' in statement for statement in prepared)  # votes, follows
     assert all("Worth a vote." in page and "0 points" in page for page in pages)
     assert "1 point" in after_vote  # the prepared statements read what is there now
+
+
+def test_a_pages_comments_come_in_binary_and_read_as_they_would_in_text(
+    postgres_only, monkeypatch, settings, section, ann, ben, post
+):
+    """forum.threads.PAGE_ROWS: a thousand rows of numbers and timestamps are read
+    faster in PostgreSQL's binary format; what they say is the same."""
+    question = post(ann, "Question?")
+    answer = post(ben, "Answer.", parent=question)
+    answer.edited_at = timezone.now()
+    answer.save(update_fields=["edited_at"])
+    formats = []
+
+    def record(execute, sql, params, many, context):
+        if '"fragment_hash"' in sql:  # the page's comments
+            formats.append(context["cursor"].cursor.format)
+        return execute(sql, params, many, context)
+
+    shape = (False, settings.COMMENTS_THREAD_MAX)
+    page = (shape, ann, [question.pk], section.pk, settings.COMMENTS_DISPLAY_DEPTH - 1)
+    with connection.execute_wrapper(record):
+        binary = PAGE_ROWS.rows(*page)
+        monkeypatch.setattr(PAGE_ROWS, "binary", False)
+        text = PAGE_ROWS.rows(*page)
+
+    assert formats == [pq.Format.BINARY, pq.Format.TEXT]
+    binary, text = sorted(binary), sorted(text)  # (in no order: the page sorts them)
+    assert binary == text
+    created_at = PAGE_FIELDS.index("created_at")
+    assert [row[created_at] for row in binary] == [question.created_at, answer.created_at]
+    assert binary[1][PAGE_FIELDS.index("edited_at")] == answer.edited_at
