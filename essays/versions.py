@@ -36,6 +36,18 @@ def current(key: str) -> int | None:
     return version
 
 
+def current_many(keys: list[str]) -> list[int] | None:
+    """The versions under `keys`, as current() gives each, in one round trip when all
+    are set; None if the cache cannot be reached."""
+    try:
+        found = cache.get_many(keys)
+    except Exception as error:  # as current()
+        logger.warning("Cache unreachable, serving uncached: %s", error)
+        return None
+    got = [found[key] if key in found else current(key) for key in keys]
+    return None if None in got else got
+
+
 def bump(key: str) -> None:
     """Give `key` a new version once the current transaction commits (so that no reader
     caches the state from before it). A cache failure then is logged, not raised: the

@@ -247,17 +247,18 @@ def cached_answer(request, essay_slug, section_slug):
     view decides, as for any request). Only for a section this process has seen at
     the current content version, and a copy built for the current versions."""
     from essays.models import CONTENT_VERSION_KEY
+    from forum.models import discussion_key
 
     if (known := known_sections.get((essay_slug, section_slug))) is None:
         return None
     content, section_id = known
     copy_key = page_key(request, kept_as(coding_for(request)))
     try:
-        found = cache.get_many([CONTENT_VERSION_KEY, f"discussion:{section_id}", copy_key])
+        found = cache.get_many([CONTENT_VERSION_KEY, discussion_key(section_id), copy_key])
     except Exception as error:
         logger.warning("Cache unreachable, serving uncached: %s", error)
         return None
-    discussion = found.get(f"discussion:{section_id}")
+    discussion = found.get(discussion_key(section_id))
     if found.get(CONTENT_VERSION_KEY) != content or discussion is None:
         return None
     version = page_version(request, (content, discussion))

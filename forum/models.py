@@ -50,13 +50,28 @@ def discussion_changed(section_id: int) -> None:
     """Invalidate every cached view of a section's discussion, once the change is
     committed. Saving or deleting a comment or a vote calls this by itself (see
     ForumConfig.ready)."""
-    versions.bump(f"discussion:{section_id}")
+    versions.bump(discussion_key(section_id))
+
+
+def discussion_key(section_id: int) -> str:
+    """Where a section's discussion_version is kept in the page cache."""
+    return f"discussion:{section_id}"
 
 
 def discussion_version(section_id: int) -> int | None:
     """A value that changes whenever the section's discussion does (None while the
     cache is unreachable)."""
-    return versions.current(f"discussion:{section_id}")
+    return versions.current(discussion_key(section_id))
+
+
+def page_versions(section_id: int) -> tuple[int, int] | None:
+    """The versions of what a section's page shows, read together (one cache round
+    trip): the essays' content_version and the section's discussion_version; None
+    while the cache is unreachable."""
+    from essays.models import CONTENT_VERSION_KEY
+
+    found = versions.current_many([CONTENT_VERSION_KEY, discussion_key(section_id)])
+    return None if found is None else tuple(found)
 
 
 # How a writer locks a comment's row against others: just that row (not the section and

@@ -55,6 +55,20 @@ def test_a_members_repeat_view_reads_no_comment_rows(client, section, ann, ben, 
     assert len(repeat) == len(first) - 2
 
 
+def test_a_members_repeat_view_asks_the_page_cache_once_for_the_versions(
+    client, section, ann, dan, post, cache_calls
+):
+    post(ann, "A thread of Ann's.")
+    two_views(client, section, dan)
+    cache_calls.clear()
+
+    html = page(client, section)
+
+    # The essays' content version and the section's discussion version, read together.
+    assert cache_calls == ["get_many"]
+    assert "A thread of Ann" in html
+
+
 def test_another_member_gets_the_kept_rows_with_their_own_votes_and_rights(
     client, section, ann, ben, dan, post
 ):

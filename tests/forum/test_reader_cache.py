@@ -220,31 +220,6 @@ def test_a_conditional_get_is_answered_304_for_any_representation(
             assert response.content == b""
 
 
-@pytest.fixture
-def cache_calls(monkeypatch):
-    """Every call to the page cache, by method name: its round trips with Redis (the
-    calls LocMemCache's `get_many` makes to its own `get` are not counted)."""
-    from django.core.cache import caches
-
-    calls = []
-    depth = [0]
-    pages = caches["pages"]
-    for name in ("get", "get_many", "set", "set_many", "add", "delete", "incr", "has_key"):
-        method = getattr(pages, name)
-
-        def counted(*args, _name=name, _method=method, **kwargs):
-            if not depth[0]:
-                calls.append(_name)
-            depth[0] += 1
-            try:
-                return _method(*args, **kwargs)
-            finally:
-                depth[0] -= 1
-
-        monkeypatch.setattr(pages, name, counted)
-    return calls
-
-
 @pytest.mark.parametrize("query", ["", "?sort=top"])
 def test_a_repeat_view_is_one_cache_round_trip_before_sessions_and_csrf(
     reader_cache, client, two_pages, cache_calls, django_assert_num_queries, query
